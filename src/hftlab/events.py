@@ -219,7 +219,9 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
 GRID_TOLERANCE: Final = 1e-6
 
 
-def _to_steps(values: np.ndarray | float, num: int, den: int, *, what: str, step: float) -> np.ndarray:
+def _to_steps(
+    values: np.ndarray | float, num: int, den: int, *, what: str, step: float
+) -> np.ndarray:
     x = np.asarray(values, dtype=np.float64) * (den / num)
     steps = np.rint(x)
     bad = np.abs(x - steps) > GRID_TOLERANCE * np.maximum(1.0, np.abs(x) * 1e-9)

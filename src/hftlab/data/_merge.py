@@ -75,10 +75,8 @@ def merge_sorted(sources: Iterable[Iterable[T]], ops: ChunkOps[T]) -> Iterator[T
         if not live:
             return
         open_ = [i for i in live if not done[i]]
-        if open_:
-            watermark = min(int(ops.key(buffers[i])[-1]) for i in open_)  # type: ignore[arg-type]
-        else:
-            watermark = None  # every source exhausted: release everything
+        # With every source exhausted (no watermark) everything left is released.
+        watermark = min(int(ops.key(buffers[i])[-1]) for i in open_) if open_ else None  # type: ignore[arg-type]
         parts: list[T] = []
         for i in live:
             buf = buffers[i]

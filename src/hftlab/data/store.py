@@ -1,4 +1,4 @@
-"""The Parquet store: a dataset laid out ``venue=V/symbol=S/channel=C/date=YYYY-MM-DD/part-N.parquet``.
+"""The Parquet store: a Hive-style dataset ``venue=V/symbol=S/channel=C/date=D/part-N.parquet``.
 
 * Files are zstd-compressed, sorted by ``ts_local`` (the order events reached us), and carry the
   instrument spec and channel in their key-value metadata (``hftlab.instrument``,
@@ -110,9 +110,7 @@ class Store:
 
     # ---------------------------------------------------------------- layout
     def stream_dir(self, key: StreamKey) -> Path:
-        return (
-            self.root / f"venue={key.venue}" / f"symbol={key.symbol}" / f"channel={key.channel}"
-        )
+        return self.root / f"venue={key.venue}" / f"symbol={key.symbol}" / f"channel={key.channel}"
 
     def streams(self) -> list[StreamKey]:
         """Every stream with at least one complete file, sorted."""
@@ -124,9 +122,7 @@ class Store:
                     try:
                         channel = Channel(name)
                     except ValueError:
-                        raise StoreError(
-                            f"unknown channel {name!r}", path=channel_dir
-                        ) from None
+                        raise StoreError(f"unknown channel {name!r}", path=channel_dir) from None
                     if any(channel_dir.glob("date=*/part-*.parquet")):
                         keys.append(
                             StreamKey(
@@ -144,9 +140,7 @@ class Store:
     def files(self, key: StreamKey) -> list[StoredFile]:
         """The complete files of a stream, in (date, part) order, validated."""
         directory = self.stream_dir(key)
-        paths = sorted(
-            p for p in directory.glob("date=*/part-*.parquet") if _PART_RE.match(p.name)
-        )
+        paths = sorted(p for p in directory.glob("date=*/part-*.parquet") if _PART_RE.match(p.name))
         return [self._open(path, key) for path in paths]
 
     def _open(self, path: Path, key: StreamKey | None = None) -> StoredFile:
@@ -173,7 +167,9 @@ class Store:
             if inst.venue == venue and inst.symbol == symbol:
                 return inst
         known = ", ".join(i.key for i in self.instruments()) or "none"
-        raise InstrumentError(f"unknown instrument {venue}/{symbol} in store {self.root} (known: {known})")
+        raise InstrumentError(
+            f"unknown instrument {venue}/{symbol} in store {self.root} (known: {known})"
+        )
 
     def resolve(
         self,
@@ -197,9 +193,9 @@ class Store:
                 else:
                     matches = [k for k in all_keys if k.symbol == name]
                 if not matches:
-                    known = sorted({f"{k.venue}/{k.symbol}" for k in all_keys})
+                    known = ", ".join(sorted({f"{k.venue}/{k.symbol}" for k in all_keys}))
                     raise InstrumentError(
-                        f"unknown instrument {name!r} in store {self.root} (known: {', '.join(known)})"
+                        f"unknown instrument {name!r} in store {self.root} (known: {known})"
                     )
                 selected.extend(k for k in matches if k not in selected)
         if chans is not None:
@@ -526,7 +522,9 @@ def inspect_file(path: str | Path, expected: StreamKey | None = None) -> StoredF
         elif got.field(idx).type != f.type:
             problems.append(f"column {f.name!r} is {got.field(idx).type}, expected {f.type}")
     if problems:
-        raise StoreError(f"wrong columns for channel {channel.value}: " + "; ".join(problems), path=path)
+        raise StoreError(
+            f"wrong columns for channel {channel.value}: " + "; ".join(problems), path=path
+        )
     key = StreamKey(instrument.venue, instrument.symbol, channel)
     if expected is not None and key != expected:
         raise StoreError(f"file holds {key} but sits in the partition of {expected}", path=path)
@@ -642,7 +640,9 @@ def _events_of_chain(
             try:
                 yield table_to_events(table, key.channel, info.instrument, inst_index)
             except InstrumentError as exc:
-                raise StoreError(f"{exc} (in the row group starting near row {offset})", path=info.path) from None
+                raise StoreError(
+                    f"{exc} (in the row group starting near row {offset})", path=info.path
+                ) from None
             offset += table.num_rows
 
 

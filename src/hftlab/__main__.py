@@ -1,0 +1,3 @@
+from hftlab.cli import main
+
+main()
