@@ -83,3 +83,18 @@ def test_errors_are_not_tracebacks(command: str, tmp_path: Path) -> None:
     result = hftlab(*args)
     assert "Traceback" not in result.stderr
     assert_one_line_error(result, "does not exist")
+
+
+def test_invalid_setting_is_one_line(make_store) -> None:
+    import os
+
+    store = make_store(10)
+    env = {**os.environ, "HFTLAB_ROW_GROUP_ROWS": "ten"}
+    result = subprocess.run(
+        [sys.executable, "-m", "hftlab", "inspect", str(store.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert_one_line_error(result, "invalid setting", "row_group_rows")
