@@ -1,0 +1,1 @@
+"""Importers of real market data into the store (one module per source format)."""

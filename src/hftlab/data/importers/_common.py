@@ -1,0 +1,337 @@
+"""Shared pieces of the importers: summaries, instrument inference, input files, writing."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import logging
+import lzma
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from hftlab.data.store import Store
+from hftlab.errors import DataError, InstrumentError
+from hftlab.events import GRID_TOLERANCE, Channel, ContractType, Instrument
+
+log = logging.getLogger("hftlab.import")
+
+VENUE_SPOT: Final = "binance"
+VENUE_USDM: Final = "binance-futures"
+VENUE_COINM: Final = "binance-delivery"
+
+#: Contract type by venue (Tardis exchange ids); anything else defaults to spot.
+_CONTRACT_BY_VENUE: Final = {
+    VENUE_SPOT: ContractType.SPOT,
+    VENUE_USDM: ContractType.LINEAR,
+    VENUE_COINM: ContractType.INVERSE,
+    "binance-us": ContractType.SPOT,
+    "bitmex": ContractType.INVERSE,
+    "deribit": ContractType.INVERSE,
+    "huobi-dm-swap": ContractType.INVERSE,
+    "huobi-dm": ContractType.INVERSE,
+    "okex-swap": ContractType.INVERSE,
+    "bybit": ContractType.INVERSE,
+}
+
+_QUOTES: Final = (
+    "USDT", "FDUSD", "BUSD", "USDC", "TUSD", "USD", "EUR", "GBP", "AUD", "BRL", "TRY", "BTC",
+    "ETH", "BNB", "CHF", "JPY", "XBT",
+)  # fmt: skip
+
+_READ_CHUNK: Final = 1 << 22
+
+
+# ----------------------------------------------------------------------------- summaries
+@dataclass
+class LatencyStats:
+    """Feed latency ``ts_local - ts_exchange`` in ns over rows with a real venue time."""
+
+    count: int = 0
+    negative: int = 0
+    min: int | None = None
+    p1: int | None = None
+    p50: int | None = None
+    p99: int | None = None
+    max: int | None = None
+
+    @classmethod
+    def of(cls, latency: np.ndarray) -> LatencyStats:
+        if latency.size == 0:
+            return cls()
+        q = np.percentile(latency, [1, 50, 99], method="nearest")
+        return cls(
+            count=int(latency.size),
+            negative=int(np.count_nonzero(latency < 0)),
+            min=int(latency.min()),
+            p1=int(q[0]),
+            p50=int(q[1]),
+            p99=int(q[2]),
+            max=int(latency.max()),
+        )
+
+
+@dataclass
+class BookValidation:
+    """Reconstructed top of book against the venue's own BBO, matched by update id."""
+
+    compared: int = 0  # BBO rows whose update id equals an applied book update id
+    matched: int = 0  # ... whose bid/ask price and size equal the book's
+    bbo_rows: int = 0
+    book_updates: int = 0  # synced book states (applied update groups)
+    crossed: int = 0  # synced book states with best bid >= best ask
+    mismatches: list[str] = field(default_factory=list)  # a few examples
+
+    @property
+    def match_pct(self) -> float | None:
+        return None if self.compared == 0 else 100.0 * self.matched / self.compared
+
+
+@dataclass
+class InstrumentSummary:
+    """What one import produced for one instrument."""
+
+    instrument: Instrument
+    rows: dict[str, int] = field(default_factory=dict)  # e.g. "depth.update", "trade", "bbo"
+    gaps: int = 0
+    resyncs: int = 0
+    stale: int = 0
+    snapshots: int = 0
+    snapshots_used: int = 0
+    crossed: int = 0
+    latency: LatencyStats = field(default_factory=LatencyStats)
+    validation: BookValidation | None = None
+    ts_local_first: int | None = None
+    ts_local_last: int | None = None
+    tick_inferred: bool = True
+    lot_inferred: bool = True
+
+    @property
+    def key(self) -> str:
+        return self.instrument.key
+
+
+@dataclass
+class ImportSummary:
+    """Result of one import: per instrument rows, book health, latency; skipped input."""
+
+    format: str
+    files: list[str] = field(default_factory=list)
+    lines: int = 0
+    messages: int = 0
+    instruments: list[InstrumentSummary] = field(default_factory=list)
+    ignored: dict[str, int] = field(default_factory=dict)  # by stream/message type
+    bad_lines: int = 0
+    warnings: list[str] = field(default_factory=list)
+    files_written: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def gaps(self) -> int:
+        return sum(i.gaps for i in self.instruments)
+
+    @property
+    def resyncs(self) -> int:
+        return sum(i.resyncs for i in self.instruments)
+
+    @property
+    def crossed(self) -> int:
+        return sum(i.crossed for i in self.instruments)
+
+    def instrument(self, symbol: str, venue: str | None = None) -> InstrumentSummary:
+        for s in self.instruments:
+            if s.instrument.symbol == symbol and (venue is None or s.instrument.venue == venue):
+                return s
+        raise KeyError(symbol)
+
+    def warn(self, message: str, limit: int = 50) -> None:
+        """Log and keep a warning (only the first ``limit`` are kept)."""
+        log.warning(message)
+        if len(self.warnings) < limit:
+            self.warnings.append(message)
+
+    def count_ignored(self, what: str, n: int = 1) -> None:
+        self.ignored[what] = self.ignored.get(what, 0) + n
+
+
+# ----------------------------------------------------------------------------- instruments
+def infer_step(values: np.ndarray, *, max_decimals: int = 12) -> float | None:
+    """The coarsest decimal step every value is a multiple of (None if there are no values).
+
+    The finest number of decimals ``k`` that puts every value on the ``10**-k`` grid is found
+    first, then the GCD of the scaled integers: prices 0.5, 1.0, 2.5 give 0.5, not 0.1. The
+    result is the finest step *seen*, which may be coarser than the venue's true step when the
+    data never uses it; pass an explicit size when that matters.
+    """
+    v = np.abs(np.asarray(values, dtype=np.float64))
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size == 0:
+        return None
+    vmax = float(v.max())
+    for k in range(max_decimals + 1):
+        if vmax * 10.0**k > 2.0**62:
+            break
+        x = v * 10.0**k
+        r = np.rint(x)
+        if np.all(np.abs(x - r) <= GRID_TOLERANCE * np.maximum(1.0, x * 1e-9)):
+            g = int(np.gcd.reduce(r.astype(np.int64)))
+            return float(Decimal(g) / Decimal(10**k))
+    raise InstrumentError(
+        f"values are not on any decimal grid up to {max_decimals} decimals (e.g. {v[0]!r})"
+    )
+
+
+def split_symbol(symbol: str) -> tuple[str, str]:
+    """Best-effort base/quote split (``BTCUSDT`` -> BTC, USDT; ``BTCUSD_PERP`` -> BTC, USD)."""
+    core = symbol.split("_", 1)[0].split("-")
+    if len(core) == 2:
+        return core[0], core[1]
+    s = core[0].upper()
+    for q in _QUOTES:
+        if s.endswith(q) and len(s) > len(q):
+            return s[: -len(q)], q
+    return "", ""
+
+
+def make_instrument(
+    venue: str,
+    symbol: str,
+    prices: np.ndarray,
+    qtys: np.ndarray,
+    *,
+    tick_size: float | None = None,
+    lot_size: float | None = None,
+    contract_size: float | None = None,
+) -> tuple[Instrument, bool, bool]:
+    """Instrument spec from explicit sizes or inferred from the data; (inst, tick?, lot?)."""
+    tick = tick_size if tick_size is not None else infer_step(prices)
+    lot = lot_size if lot_size is not None else infer_step(qtys)
+    ctype = _CONTRACT_BY_VENUE.get(venue, ContractType.SPOT)
+    if contract_size is None:
+        contract_size = 1.0
+        if venue == VENUE_COINM:
+            # Binance COIN-M: BTC contracts are 100 USD, every other one 10 USD.
+            contract_size = 100.0 if symbol.upper().startswith("BTCUSD") else 10.0
+    base, quote = split_symbol(symbol)
+    inst = Instrument(
+        venue=venue,
+        symbol=symbol,
+        tick_size=tick if tick is not None else 1e-8,
+        lot_size=lot if lot is not None else 1e-8,
+        contract_type=ctype,
+        contract_size=contract_size,
+        base=base,
+        quote=quote,
+    )
+    return inst, tick_size is None, lot_size is None
+
+
+def check_grid(inst: Instrument, prices: np.ndarray, qtys: np.ndarray, source: str) -> None:
+    """Raise a DataError naming ``source`` if any price/size is off the instrument's grid."""
+    try:
+        inst.price_to_ticks(prices)
+        inst.qty_to_lots(qtys)
+    except InstrumentError as exc:
+        raise DataError(
+            str(exc), path=source, hint="check --tick-size/--lot-size (or omit them to infer)"
+        ) from None
+
+
+# ----------------------------------------------------------------------------- input files
+def _zip_member(path: Path) -> io.BufferedIOBase:
+    zf = zipfile.ZipFile(path)
+    names = [n for n in zf.namelist() if not n.endswith("/")]
+    if len(names) != 1:
+        raise DataError(f"zip archive holds {len(names)} files, expected one", path=path)
+    return zf.open(names[0])  # type: ignore[return-value]
+
+
+def open_binary(path: str | Path) -> io.BufferedIOBase:
+    """Open a file for reading bytes, decompressing gzip/bz2/xz/zip by their magic bytes."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            magic = fh.read(6)
+    except FileNotFoundError:
+        raise DataError("file not found", path=p) from None
+    except OSError as exc:
+        raise DataError(f"cannot read: {exc.strerror or exc}", path=p) from None
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.open(p, "rb")  # type: ignore[return-value]
+    if magic[:3] == b"BZh":
+        return bz2.open(p, "rb")  # type: ignore[return-value]
+    if magic[:6] == b"\xfd7zXZ\x00":
+        return lzma.open(p, "rb")  # type: ignore[return-value]
+    if magic[:4] == b"PK\x03\x04":
+        return _zip_member(p)
+    if magic[:4] == b"\x28\xb5\x2f\xfd":
+        raise DataError(
+            "zstd-compressed input is not supported", path=p, hint="decompress it first"
+        )
+    return p.open("rb")
+
+
+_DECOMPRESS_ERRORS: Final = (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError, OSError,
+                             zipfile.BadZipFile)  # fmt: skip
+
+
+def iter_line_batches(path: str | Path) -> Iterator[list[bytes]]:
+    """Yield the lines of a (possibly compressed) file in batches, without line endings.
+
+    A truncated or corrupt compressed file raises :class:`DataError` naming the file and the
+    line reached; the lines before it have been yielded already.
+    """
+    lines_done = 0
+    rest = b""
+    try:
+        fh = open_binary(path)
+    except _DECOMPRESS_ERRORS as exc:
+        raise DataError(f"cannot open: {exc}", path=path) from None
+    with fh:
+        while True:
+            try:
+                chunk = fh.read(_READ_CHUNK)
+            except _DECOMPRESS_ERRORS as exc:
+                raise DataError(
+                    f"truncated or corrupt compressed data after line {lines_done} ({exc})",
+                    path=path,
+                    row=lines_done + 1,
+                    hint="re-download or re-copy the file",
+                ) from None
+            if not chunk:
+                break
+            data = rest + chunk
+            lines = data.split(b"\n")
+            rest = lines.pop()
+            if lines:
+                if lines[-1].endswith(b"\r") or lines[0].endswith(b"\r"):
+                    lines = [ln.rstrip(b"\r") for ln in lines]
+                lines_done += len(lines)
+                yield lines
+    if rest.strip():
+        yield [rest.rstrip(b"\r")]
+
+
+# ----------------------------------------------------------------------------- writing
+def write_channel(
+    store: Store, inst: Instrument, channel: Channel, columns: Mapping[str, Any]
+) -> list[str]:
+    """Write one channel's columns (already in ts_local order); return the files written."""
+    n = len(next(iter(columns.values())))
+    if n == 0:
+        return []
+    with store.writer(inst, channel) as w:
+        w.write(columns)
+    return [str(p) for p in w.files_written]
+
+
+def stable_order(ts_local: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """Permutation sorting by (ts_local, src): arrival time, ties kept in input order."""
+    return np.lexsort((src, ts_local))
