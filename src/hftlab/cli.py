@@ -48,6 +48,69 @@ def _root(
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+# --------------------------------------------------------------------------- synth
+@app.command()
+def synth(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Store folder (default: settings.store).")
+    ] = None,
+    events: Annotated[
+        int | None,
+        typer.Option("--events", "-n", help="Total rows over all streams (default: settings)."),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", "-d", help="Seconds of exchange time.")
+    ] = None,
+    instrument: Annotated[
+        list[str] | None,
+        typer.Option("--instrument", "-i", help="BTCUSDT, ETHUSDT and/or ETHBTC (default all)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed (default: settings).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace previous synthetic output in --out.")
+    ] = False,
+) -> None:
+    """Generate the seeded synthetic market (L2 depth, trades, BBO, mispricing labels)."""
+    from hftlab.config import get_settings
+    from hftlab.data.synthetic import synthesize
+
+    settings = get_settings()
+    target = out if out is not None else settings.store
+    kwargs = dict(
+        events=events,
+        duration_s=duration,
+        instruments=instrument,
+        seed=settings.synth_seed if seed is None else seed,
+        force=force,
+        row_group_rows=settings.row_group_rows,
+    )
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("synth"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(), transient=True,
+        ) as bar:
+            task = bar.add_task("synth", total=1.0)
+            summary = synthesize(
+                target, **kwargs, progress=lambda f: bar.update(task, completed=f)
+            )
+    else:
+        summary = synthesize(target, **kwargs)
+    rate = summary.rows / max(summary.generate_s + summary.write_s, 1e-9)
+    typer.echo(
+        f"{summary.rows:,} rows, {len(summary.instruments)} instruments, "
+        f"{summary.span_s:,.1f} s of exchange time, {summary.mispricings} labelled mispricings "
+        f"-> {summary.root}"
+    )
+    for stream, rows in summary.rows_by_stream.items():
+        typer.echo(f"  {stream:<24} {rows:>12,}")
+    typer.echo(
+        f"generate {summary.generate_s:.2f} s + write {summary.write_s:.2f} s "
+        f"({rate:,.0f} rows/s)"
+    )
+
+
 # --------------------------------------------------------------------------- inspect
 @app.command()
 def inspect(
