@@ -731,7 +731,10 @@ def max_drawdown(ts: np.ndarray, equity: np.ndarray, *, tolerance: float = 0.0) 
     if np.any(peak <= 0):
         max_rel, rel_reason = None, "running peak is ≤ 0: relative drawdown is undefined"
     else:
-        max_rel, rel_reason = float(np.max(dd / peak)), None
+        with np.errstate(over="ignore"):  # a tiny positive peak overflows; refused below
+            max_rel, rel_reason = float(np.max(dd / peak)), None
+        if not math.isfinite(max_rel):
+            max_rel, rel_reason = None, "running peak is too close to 0 for a relative drawdown"
 
     under = dd > tolerance
     edges = np.diff(under.astype(np.int8))
