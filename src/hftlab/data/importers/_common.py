@@ -233,15 +233,46 @@ def make_instrument(
     return inst, tick_size is None, lot_size is None
 
 
-def check_grid(inst: Instrument, prices: np.ndarray, qtys: np.ndarray, source: str) -> None:
-    """Raise a DataError naming ``source`` if any price/size is off the instrument's grid."""
-    try:
-        inst.price_to_ticks(prices)
-        inst.qty_to_lots(qtys)
-    except InstrumentError as exc:
-        raise DataError(
-            str(exc), path=source, hint="check --tick-size/--lot-size (or omit them to infer)"
-        ) from None
+def _sample(values: np.ndarray, n: int) -> np.ndarray:
+    return values if values.shape[0] <= n else values[:: values.shape[0] // n + 1]
+
+
+def instrument_for(
+    venue: str,
+    symbol: str,
+    prices: np.ndarray,
+    qtys: np.ndarray,
+    source: str,
+    *,
+    tick_size: float | None = None,
+    lot_size: float | None = None,
+    contract_size: float | None = None,
+) -> tuple[Instrument, bool, bool, np.ndarray, np.ndarray]:
+    """Instrument (explicit or inferred sizes) and every price/qty in ticks/lots.
+
+    Sizes are inferred from a sample first (the conversion of every value then checks them)
+    and from all values only if some value is off the sampled grid. Returns
+    ``(instrument, tick_inferred, lot_inferred, price_ticks, qty_lots)``; a value off an
+    explicit grid raises :class:`DataError` naming ``source``.
+    """
+    for sample in (True, False):
+        inst, tick_inf, lot_inf = make_instrument(
+            venue,
+            symbol,
+            _sample(prices, 65_536) if sample else prices,
+            _sample(qtys, 65_536) if sample else qtys,
+            tick_size=tick_size,
+            lot_size=lot_size,
+            contract_size=contract_size,
+        )
+        try:
+            return inst, tick_inf, lot_inf, inst.price_to_ticks(prices), inst.qty_to_lots(qtys)
+        except InstrumentError as exc:
+            if not sample or (tick_size is not None and lot_size is not None):
+                raise DataError(
+                    str(exc), path=source, hint="check --tick-size/--lot-size (or omit them)"
+                ) from None
+    raise AssertionError("unreachable")
 
 
 # ----------------------------------------------------------------------------- input files

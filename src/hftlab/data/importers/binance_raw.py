@@ -64,15 +64,18 @@ in order and skipping unsynced rows therefore rebuilds the exact book.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from hftlab.data.importers._common import (
     VENUE_COINM,
@@ -81,9 +84,8 @@ from hftlab.data.importers._common import (
     ImportSummary,
     InstrumentSummary,
     LatencyStats,
-    check_grid,
+    instrument_for,
     iter_line_batches,
-    make_instrument,
     stable_order,
     write_channel,
 )
@@ -105,32 +107,33 @@ from hftlab.feeds.sync import BookSync, DiffAction, SnapshotAction
 log = logging.getLogger(__name__)
 
 Level = tuple[float, float]
+_LEVELS_DECODER = msgspec.json.Decoder(list[Level], strict=False)
 
 
 # ----------------------------------------------------------------------------- payloads
-class DepthUpdate(msgspec.Struct):
+class DepthUpdate(msgspec.Struct, gc=False):
     """``depthUpdate`` (spot and futures; ``pu``/``T`` futures only)."""
 
     E: int
     U: int
     u: int
-    b: list[Level]
-    a: list[Level]
+    b: msgspec.Raw  # [[price, qty], ...]: parsed in bulk at the end (see _parse_levels)
+    a: msgspec.Raw
     T: int = 0
     pu: int = NO_ID
 
 
-class DepthSnapshot(msgspec.Struct):
+class DepthSnapshot(msgspec.Struct, gc=False):
     """REST ``/api/v3/depth`` or ``/fapi/v1/depth`` body (``E``/``T`` futures only)."""
 
     lastUpdateId: int
-    bids: list[Level]
-    asks: list[Level]
+    bids: msgspec.Raw
+    asks: msgspec.Raw
     E: int = 0
     T: int = 0
 
 
-class Trade(msgspec.Struct):
+class Trade(msgspec.Struct, gc=False):
     """``trade``: ``m`` true means the buyer was the maker, so the aggressor sold."""
 
     E: int
@@ -141,7 +144,7 @@ class Trade(msgspec.Struct):
     T: int = 0
 
 
-class AggTrade(msgspec.Struct):
+class AggTrade(msgspec.Struct, gc=False):
     """``aggTrade``: aggregate id ``a``; ``m`` as in :class:`Trade`."""
 
     E: int
@@ -152,7 +155,7 @@ class AggTrade(msgspec.Struct):
     T: int = 0
 
 
-class BookTicker(msgspec.Struct):
+class BookTicker(msgspec.Struct, gc=False):
     """``bookTicker``: no time on spot; ``E``/``T`` on futures."""
 
     u: int
@@ -164,23 +167,23 @@ class BookTicker(msgspec.Struct):
     T: int = 0
 
 
-class _DepthMsg(msgspec.Struct):
+class _DepthMsg(msgspec.Struct, gc=False):
     data: DepthUpdate
 
 
-class _TradeMsg(msgspec.Struct):
+class _TradeMsg(msgspec.Struct, gc=False):
     data: Trade
 
 
-class _AggMsg(msgspec.Struct):
+class _AggMsg(msgspec.Struct, gc=False):
     data: AggTrade
 
 
-class _TickerMsg(msgspec.Struct):
+class _TickerMsg(msgspec.Struct, gc=False):
     data: BookTicker
 
 
-class _AnyMsg(msgspec.Struct):
+class _AnyMsg(msgspec.Struct, gc=False):
     stream: str
     data: msgspec.Raw
 
@@ -247,116 +250,72 @@ def venue_of_url(url: str) -> str | None:
 
 
 # ----------------------------------------------------------------------------- accumulation
+class _Raw:
+    """One stream of one symbol as received: arrival times, arrival order, decoded payloads."""
+
+    __slots__ = ("obj", "src", "ts")
+
+    def __init__(self) -> None:
+        self.ts: list[int] = []
+        self.src: list[int] = []
+        self.obj: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def extend(self, other: _Raw) -> None:
+        self.ts += other.ts
+        self.src += other.src
+        self.obj += other.obj
+
+
 @dataclass
 class _SymbolData:
-    """Everything received for one symbol, columnar, in file order."""
+    """Everything received for one symbol (payload structs; columns are built at the end)."""
 
     symbol: str
     venue_hint: str | None = None
-    futures_seen: bool = False
-    # depth diffs and snapshots (snapshot: is_snap=1, U=u=lastUpdateId)
-    d_ts: list[int] = field(default_factory=list)
-    d_src: list[int] = field(default_factory=list)
-    d_E: list[int] = field(default_factory=list)
-    d_T: list[int] = field(default_factory=list)
-    d_U: list[int] = field(default_factory=list)
-    d_u: list[int] = field(default_factory=list)
-    d_pu: list[int] = field(default_factory=list)
-    d_nb: list[int] = field(default_factory=list)
-    d_na: list[int] = field(default_factory=list)
-    d_snap: list[int] = field(default_factory=list)
-    levels: list[Level] = field(default_factory=list)
-    # trades (aggregate trades kept apart)
-    t_ts: list[int] = field(default_factory=list)
-    t_src: list[int] = field(default_factory=list)
-    t_E: list[int] = field(default_factory=list)
-    t_T: list[int] = field(default_factory=list)
-    t_id: list[int] = field(default_factory=list)
-    t_p: list[float] = field(default_factory=list)
-    t_q: list[float] = field(default_factory=list)
-    t_m: list[bool] = field(default_factory=list)
-    g_ts: list[int] = field(default_factory=list)
-    g_src: list[int] = field(default_factory=list)
-    g_E: list[int] = field(default_factory=list)
-    g_T: list[int] = field(default_factory=list)
-    g_id: list[int] = field(default_factory=list)
-    g_p: list[float] = field(default_factory=list)
-    g_q: list[float] = field(default_factory=list)
-    g_m: list[bool] = field(default_factory=list)
-    # book tickers
-    k_ts: list[int] = field(default_factory=list)
-    k_src: list[int] = field(default_factory=list)
-    k_E: list[int] = field(default_factory=list)
-    k_T: list[int] = field(default_factory=list)
-    k_u: list[int] = field(default_factory=list)
-    k_v: list[tuple[float, float, float, float]] = field(default_factory=list)
+    depth: _Raw = field(default_factory=_Raw)  # DepthUpdate and snapshots as DepthUpdate
+    snaps: set[int] = field(default_factory=set)  # src of the snapshot entries in depth
+    trade: _Raw = field(default_factory=_Raw)
+    agg: _Raw = field(default_factory=_Raw)
+    ticker: _Raw = field(default_factory=_Raw)
 
-    def add_depth(self, ts: int, src: int, d: DepthUpdate) -> None:
-        self.d_ts.append(ts)
-        self.d_src.append(src)
-        self.d_E.append(d.E)
-        self.d_T.append(d.T)
-        self.d_U.append(d.U)
-        self.d_u.append(d.u)
-        self.d_pu.append(d.pu)
-        self.d_nb.append(len(d.b))
-        self.d_na.append(len(d.a))
-        self.d_snap.append(0)
-        self.levels += d.b
-        self.levels += d.a
+    def raw(self, kind: int) -> _Raw:
+        return {K_DEPTH: self.depth, K_TRADE: self.trade, K_AGG: self.agg}.get(kind, self.ticker)
 
     def add_snapshot(self, ts: int, src: int, s: DepthSnapshot) -> None:
-        self.d_ts.append(ts)
-        self.d_src.append(src)
-        self.d_E.append(s.E)
-        self.d_T.append(s.T)
-        self.d_U.append(s.lastUpdateId)
-        self.d_u.append(s.lastUpdateId)
-        self.d_pu.append(NO_ID)
-        self.d_nb.append(len(s.bids))
-        self.d_na.append(len(s.asks))
-        self.d_snap.append(1)
-        self.levels += s.bids
-        self.levels += s.asks
-        if s.E:
-            self.futures_seen = True
+        self.depth.ts.append(ts)
+        self.depth.src.append(src)
+        self.depth.obj.append(
+            DepthUpdate(E=s.E, U=s.lastUpdateId, u=s.lastUpdateId, b=s.bids, a=s.asks, T=s.T)
+        )
+        self.snaps.add(src)
 
-    def add_trade(self, ts: int, src: int, t: Trade) -> None:
-        self.t_ts.append(ts)
-        self.t_src.append(src)
-        self.t_E.append(t.E)
-        self.t_T.append(t.T)
-        self.t_id.append(t.t)
-        self.t_p.append(t.p)
-        self.t_q.append(t.q)
-        self.t_m.append(t.m)
-
-    def add_agg(self, ts: int, src: int, t: AggTrade) -> None:
-        self.g_ts.append(ts)
-        self.g_src.append(src)
-        self.g_E.append(t.E)
-        self.g_T.append(t.T)
-        self.g_id.append(t.a)
-        self.g_p.append(t.p)
-        self.g_q.append(t.q)
-        self.g_m.append(t.m)
-
-    def add_ticker(self, ts: int, src: int, k: BookTicker) -> None:
-        self.k_ts.append(ts)
-        self.k_src.append(src)
-        self.k_E.append(k.E)
-        self.k_T.append(k.T)
-        self.k_u.append(k.u)
-        self.k_v.append((k.b, k.B, k.a, k.A))
+    @property
+    def futures_seen(self) -> bool:
+        """Futures payloads: diffs with ``pu``, tickers or snapshots with ``E``."""
+        return (
+            any(o.pu != NO_ID for o in self.depth.obj[:50])
+            or any(o.E for o in self.ticker.obj[:50])
+            or any(
+                o.E
+                for o, src in zip(self.depth.obj, self.depth.src, strict=True)
+                if src in self.snaps
+            )
+        )
 
     def extend(self, other: _SymbolData) -> None:
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            if isinstance(value, list):
-                value.extend(getattr(other, name))
-        self.futures_seen |= other.futures_seen
+        self.depth.extend(other.depth)
+        self.snaps |= other.snaps
+        self.trade.extend(other.trade)
+        self.agg.extend(other.agg)
+        self.ticker.extend(other.ticker)
         self.venue_hint = self.venue_hint or other.venue_hint
 
+
+#: Per stream name: (decode function or None if not stored, ts list, src list, payload list).
+_StreamEntry = tuple[Callable[[bytes], Any] | None, list[int], list[int], list[Any]]
 
 _SRC_SHIFT: Final = 40  # src = file index << 40 | line number: a global arrival order
 
@@ -376,16 +335,32 @@ class CaptureParser:
         self.summary = summary
         self.skip_bad_lines = skip_bad_lines
         self.symbols: dict[tuple[str | None, str], _SymbolData] = {}
-        self._streams: dict[bytes, tuple[int, _SymbolData | None, str]] = {}
+        self._streams: dict[bytes, _StreamEntry] = {}
+        self._stream_symbols: dict[bytes, str] = {}
+        self._ignored_names: dict[int, str] = {}
+        self._keep: list[_StreamEntry] = []  # keeps ids in _ignored_names valid
+        self._paths: dict[int, str] = {}
         self._file_index = 0
 
     # -- public
     def parse_file(self, path: str | Path, *, symbol_hint: str | None = None) -> None:
         """Decode one capture file (layout detected from its content)."""
+        self.parse_lines(path, iter_line_batches(path), symbol_hint=symbol_hint)
+
+    def parse_lines(
+        self,
+        path: str | Path,
+        batches: Iterable[list[bytes]],
+        *,
+        symbol_hint: str | None = None,
+    ) -> None:
+        """Decode lines (batches of lines without endings) read from ``path``."""
         path = Path(path)
         self._file_index += 1
+        self._paths[self._file_index] = str(path)
         self._streams = {}  # a stream's venue may differ between files
-        batches = iter_line_batches(path)
+        self._stream_symbols = {}
+        batches = iter(batches)
         first = next(batches, [])
         while first and not first[0].strip():
             first = first[1:]
@@ -416,6 +391,7 @@ class CaptureParser:
         lineno = 0
         bare: list[tuple[int, int, bytes]] = []  # snapshots waiting for the file's symbol
         handle = self._handle
+        nmsg = 0
         streams = self._streams
         for lines in batches:
             for line in lines:
@@ -449,13 +425,27 @@ class CaptureParser:
                     entry = streams.get(name)
                     if entry is None:
                         entry = self._stream_entry(name, None, path, lineno)
-                    handle(entry, ts, src_base | lineno, body, path, lineno)
+                    dec, ts_l, src_l, obj_l = entry
+                    if dec is None:
+                        handle(entry, ts, src_base | lineno, body, path, lineno)
+                        continue
+                    try:
+                        msg = dec(body)
+                    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                        self._bad(path, lineno, f"malformed {name.decode()} message: {exc}")
+                        continue
+                    # The hot path: three appends; columns are built once at the end.
+                    ts_l.append(ts)
+                    src_l.append(src_base | lineno)
+                    obj_l.append(msg.data)
+                    nmsg += 1
                 else:
                     self._other(ts, src_base | lineno, body, path, lineno, None, bare)
         summary.lines += lineno
+        summary.messages += nmsg
         if bare:
             sym = symbol_hint or _symbol_from_filename(path)
-            file_syms = {e[1].symbol for e in streams.values() if e[1] is not None}
+            file_syms = set(self._stream_symbols.values())
             if len(file_syms) == 1:
                 sym = next(iter(file_syms))
             elif not sym:
@@ -540,50 +530,51 @@ class CaptureParser:
     # -- messages
     def _handle(
         self,
-        entry: tuple[int, _SymbolData | None, str],
+        entry: _StreamEntry,
         ts: int,
         src: int,
         body: bytes,
         path: Path,
         lineno: int,
     ) -> None:
-        kind, data, what = entry
+        dec, ts_l, src_l, obj_l = entry
         self.summary.messages += 1
-        if data is None:
+        if dec is None:
             # Ignored or unknown stream: still check that the line is JSON.
+            what = self._ignored_names[id(entry)]
             if self._decode(_DEC_ANY, body, path, lineno, what) is not None:
                 self.summary.count_ignored(what)
             return
         try:
-            msg = _DECODERS[kind].decode(body)
+            msg = dec(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            self._bad(path, lineno, f"malformed {what} message: {exc}")
+            self._bad(path, lineno, f"malformed message: {exc}")
             return
-        if kind == K_DEPTH:
-            data.add_depth(ts, src, msg.data)
-            if msg.data.pu != NO_ID:
-                data.futures_seen = True
-        elif kind == K_TICKER:
-            data.add_ticker(ts, src, msg.data)
-            if msg.data.E:
-                data.futures_seen = True
-        elif kind == K_TRADE:
-            data.add_trade(ts, src, msg.data)
-        else:
-            data.add_agg(ts, src, msg.data)
+        ts_l.append(ts)
+        src_l.append(src)
+        obj_l.append(msg.data)
+
+    def where(self, src: int) -> tuple[str, int]:
+        """(file, line) of an arrival key."""
+        return self._paths.get(src >> _SRC_SHIFT, "?"), src & ((1 << _SRC_SHIFT) - 1)
 
     def _stream_entry(
         self, name: bytes, venue: str | None, path: Path, lineno: int
-    ) -> tuple[int, _SymbolData | None, str]:
+    ) -> _StreamEntry:
         sname = name.decode("utf-8", "replace")
         kind, sym, what = classify_stream(sname)
-        if kind == K_UNKNOWN:
-            self.summary.warn(f"{path}:{lineno}: unknown stream {sname!r} ignored")
-            entry: tuple[int, _SymbolData | None, str] = (kind, None, f"unknown:{what}")
-        elif kind == K_IGNORED:
-            entry = (kind, None, what)
+        entry: _StreamEntry
+        if kind in (K_UNKNOWN, K_IGNORED):
+            if kind == K_UNKNOWN:
+                self.summary.warn(f"{path}:{lineno}: unknown stream {sname!r} ignored")
+                what = f"unknown:{what}"
+            entry = (None, [], [], [])
+            self._ignored_names[id(entry)] = what
+            self._keep.append(entry)
         else:
-            entry = (kind, self._symbol(venue, sym), what)
+            raw = self._symbol(venue, sym).raw(kind)
+            entry = (_DECODERS[kind].decode, raw.ts, raw.src, raw.obj)
+            self._stream_symbols[name] = sym
         self._streams[name] = entry
         return entry
 
@@ -752,6 +743,87 @@ def infer_ts_by_update_id(
     return est.astype(np.int64)
 
 
+_LEVEL_TRANS: Final = bytes.maketrans(b",", b"\n")
+_LEVEL_DELETE: Final = b'[]" \t\r'
+_CSV_READ = pacsv.ReadOptions(column_names=["v"])
+_CSV_CONVERT = pacsv.ConvertOptions(column_types={"v": pa.float64()}, strings_can_be_null=False)
+
+
+def _parse_levels(
+    objs: list[DepthUpdate], srcs: list[int], where: Callable[[int], tuple[str, int]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bid and ask level counts per message and all levels as an (n, 2) float array.
+
+    Level lists stay raw JSON until here; they are then stripped to one number per line and
+    parsed by Arrow's CSV reader in one go, which avoids creating a Python tuple and two floats
+    per level (the bulk of the cost for deep diffs and snapshots). Anything that does not parse
+    cleanly is located by decoding message by message, for an error naming its file and line.
+    """
+    n = len(objs)
+    nb = np.zeros(n, dtype=np.int64)
+    na = np.zeros(n, dtype=np.int64)
+    parts: list[bytes] = []
+    for i, o in enumerate(objs):
+        b = bytes(o.b)
+        a = bytes(o.a)
+        # Every level opens one '[' inside the list's own bracket.
+        cb = b.count(b"[") - 1
+        ca = a.count(b"[") - 1
+        nb[i] = cb
+        na[i] = ca
+        if cb > 0:
+            parts.append(b)
+        if ca > 0:
+            parts.append(a)
+    total = int(nb.sum() + na.sum())
+    if total == 0:
+        return nb, na, np.zeros((0, 2), dtype=np.float64)
+    blob = b",".join(parts).translate(_LEVEL_TRANS, _LEVEL_DELETE)
+    try:
+        col = pacsv.read_csv(
+            pa.py_buffer(blob), read_options=_CSV_READ, convert_options=_CSV_CONVERT
+        ).column(0)
+        ok = col.null_count == 0 and len(col) == 2 * total
+        values = col.to_numpy() if ok else None
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        values = None
+    if values is not None and np.all(np.isfinite(values)) and not np.any(values < 0):
+        return nb, na, values.reshape(-1, 2)
+    # Slow path: find the culprit message.
+    out: list[Level] = []
+    for i, o in enumerate(objs):
+        for raw in (o.b, o.a):
+            try:
+                lv = _LEVELS_DECODER.decode(raw)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                path, line = where(srcs[i])
+                raise DataError(f"malformed price levels: {exc}", path=path, row=line) from None
+            for p, q in lv:
+                if not (math.isfinite(p) and math.isfinite(q)) or p < 0 or q < 0:
+                    path, line = where(srcs[i])
+                    raise DataError(f"invalid price level [{p!r}, {q!r}]", path=path, row=line)
+            out += lv
+    arr = np.asarray(out, dtype=np.float64).reshape(-1, 2)
+    if arr.shape[0] != total:
+        # The bracket count was fooled (e.g. '[' inside a string): trust the decoder.
+        nb = np.fromiter((len(_LEVELS_DECODER.decode(o.b)) for o in objs), np.int64, n)
+        na = np.fromiter((len(_LEVELS_DECODER.decode(o.a)) for o in objs), np.int64, n)
+    return nb, na, arr
+
+
+class _Laps:
+    """Debug log of where an import spends its time (``--log-level DEBUG``)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.t = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        log.debug("%s: %.1f ms before %s", self.what, 1e3 * (now - self.t), stage)
+        self.t = now
+
+
 def build_symbol(
     data: _SymbolData,
     venue: str,
@@ -759,28 +831,34 @@ def build_symbol(
     opts: ImportOptions,
     summary: ImportSummary,
     source: str,
+    where: Callable[[int], tuple[str, int]],
 ) -> InstrumentSummary:
-    """Sync, validate and write one symbol's data (merged over all input files)."""
-    futures = venue != VENUE_SPOT
-    # ------------------------------------------------------------ depth messages
-    d_ts = _arr(data.d_ts, np.int64)
-    d_src = _arr(data.d_src, np.int64)
-    nb = _arr(data.d_nb, np.int64)
-    na = _arr(data.d_na, np.int64)
-    nlev = nb + na
-    lstart = np.zeros(nlev.shape[0], dtype=np.int64)
-    if nlev.shape[0]:
-        lstart[1:] = np.cumsum(nlev)[:-1]
-    levels = np.asarray(data.levels, dtype=np.float64).reshape(-1, 2)
-    order = stable_order(d_ts, d_src)
-    d_ts, nb, na, nlev, lstart = d_ts[order], nb[order], na[order], nlev[order], lstart[order]
-    d_E = _arr(data.d_E, np.int64)[order]
-    d_T = _arr(data.d_T, np.int64)[order]
-    d_U = _arr(data.d_U, np.int64)[order]
-    d_u = _arr(data.d_u, np.int64)[order]
-    d_pu = _arr(data.d_pu, np.int64)[order]
-    d_snap = _arr(data.d_snap, np.int8)[order].astype(bool)
+    """Sync, validate and write one symbol's data (merged over all input files).
 
+    ``where`` maps an arrival key (``src``) back to (file, line) for error messages.
+    """
+    futures = venue != VENUE_SPOT
+    lap = _Laps(data.symbol)
+    # ------------------------------------------------------------ depth messages
+    dobj = data.depth.obj
+    n_d = len(dobj)
+    d_ts = _arr(data.depth.ts, np.int64)
+    d_src = _arr(data.depth.src, np.int64)
+    nb, na, levels = _parse_levels(dobj, data.depth.src, where)
+    nlev = nb + na
+    lstart = np.zeros(n_d, dtype=np.int64)
+    if n_d:
+        lstart[1:] = np.cumsum(nlev)[:-1]
+    order = stable_order(d_ts, d_src)
+    d_snap = np.isin(d_src, np.fromiter(data.snaps, np.int64, len(data.snaps)))[order]
+    d_ts, nb, na, nlev, lstart = d_ts[order], nb[order], na[order], nlev[order], lstart[order]
+    d_E = np.fromiter((o.E for o in dobj), np.int64, n_d)[order]
+    d_T = np.fromiter((o.T for o in dobj), np.int64, n_d)[order]
+    d_U = np.fromiter((o.U for o in dobj), np.int64, n_d)[order]
+    d_u = np.fromiter((o.u for o in dobj), np.int64, n_d)[order]
+    d_pu = np.fromiter((o.pu for o in dobj), np.int64, n_d)[order]
+
+    lap("sync (arrival order)")
     # ------------------------------------------------------------ sync (arrival order)
     sync: BookSync[int] = BookSync(futures=futures)
     em_msg: list[int] = []
@@ -815,6 +893,7 @@ def build_symbol(
         em_flags.append(0 if a is APPLY else FLAG_UNSYNCED)
     st = sync.stats
 
+    lap("depth rows")
     # ------------------------------------------------------------ depth rows
     em = _arr(em_msg, np.int64)
     em_is_snap = d_snap[em] if em.shape[0] else np.zeros(0, bool)
@@ -842,38 +921,46 @@ def build_symbol(
     # Venue time of each message: T where present, else E, else inferred (spot snapshots).
     msg_tsx = np.where(d_T > 0, d_T, d_E)
     no_time = msg_tsx <= 0
+    lap("trades")
     # ------------------------------------------------------------ trades
-    use_agg = not data.t_ts and bool(data.g_ts)
-    if data.t_ts and data.g_ts:
-        summary.count_ignored("aggTrade (trade stream present)", len(data.g_ts))
-    if use_agg:
-        t_ts, t_src, t_E, t_T = data.g_ts, data.g_src, data.g_E, data.g_T
-        t_id, t_p, t_q, t_m = data.g_id, data.g_p, data.g_q, data.g_m
-    else:
-        t_ts, t_src, t_E, t_T = data.t_ts, data.t_src, data.t_E, data.t_T
-        t_id, t_p, t_q, t_m = data.t_id, data.t_p, data.t_q, data.t_m
-    t_ts_a = _arr(t_ts, np.int64)
-    t_order = stable_order(t_ts_a, _arr(t_src, np.int64))
+    use_agg = not data.trade.obj and bool(data.agg.obj)
+    if data.trade.obj and data.agg.obj:
+        summary.count_ignored("aggTrade (trade stream present)", len(data.agg))
+    traw = data.agg if use_agg else data.trade
+    tobj = traw.obj
+    n_t = len(tobj)
+    t_ts_a = _arr(traw.ts, np.int64)
+    t_order = stable_order(t_ts_a, _arr(traw.src, np.int64))
     t_ts_a = t_ts_a[t_order]
-    t_E_a = _arr(t_E, np.int64)[t_order]
-    t_T_a = _arr(t_T, np.int64)[t_order]
+    t_E_a = np.fromiter((o.E for o in tobj), np.int64, n_t)[t_order]
+    t_T_a = np.fromiter((o.T for o in tobj), np.int64, n_t)[t_order]
     t_tsx = np.where(t_T_a > 0, t_T_a, t_E_a) * NS_PER_MS
-    t_price = _arr(t_p, np.float64)[t_order]
-    t_qty = _arr(t_q, np.float64)[t_order]
-    t_side = np.where(_arr(t_m, bool)[t_order], Side.SELL, Side.BUY).astype(np.int8)
-    t_ids = _arr(t_id, np.int64)[t_order]
+    t_price = np.fromiter((o.p for o in tobj), np.float64, n_t)[t_order]
+    t_qty = np.fromiter((o.q for o in tobj), np.float64, n_t)[t_order]
+    t_m = np.fromiter((o.m for o in tobj), np.bool_, n_t)[t_order]
+    t_side = np.where(t_m, Side.SELL, Side.BUY).astype(np.int8)
+    tid = (o.a for o in tobj) if use_agg else (o.t for o in tobj)
+    t_ids = np.fromiter(tid, np.int64, n_t)[t_order]
 
+    lap("tickers")
     # ------------------------------------------------------------ tickers
-    k_ts_a = _arr(data.k_ts, np.int64)
-    k_order = stable_order(k_ts_a, _arr(data.k_src, np.int64))
+    kobj = data.ticker.obj
+    n_k = len(kobj)
+    k_ts_a = _arr(data.ticker.ts, np.int64)
+    k_order = stable_order(k_ts_a, _arr(data.ticker.src, np.int64))
     k_ts_a = k_ts_a[k_order]
-    k_E_a = _arr(data.k_E, np.int64)[k_order]
-    k_T_a = _arr(data.k_T, np.int64)[k_order]
-    k_u_a = _arr(data.k_u, np.int64)[k_order]
-    k_v = np.asarray(data.k_v, dtype=np.float64).reshape(-1, 4)[k_order]
+    k_E_a = np.fromiter((o.E for o in kobj), np.int64, n_k)[k_order]
+    k_T_a = np.fromiter((o.T for o in kobj), np.int64, n_k)[k_order]
+    k_u_a = np.fromiter((o.u for o in kobj), np.int64, n_k)[k_order]
+    k_v = np.empty((n_k, 4), dtype=np.float64)
+    k_v[:, 0] = np.fromiter((o.b for o in kobj), np.float64, n_k)[k_order]
+    k_v[:, 1] = np.fromiter((o.B for o in kobj), np.float64, n_k)[k_order]
+    k_v[:, 2] = np.fromiter((o.a for o in kobj), np.float64, n_k)[k_order]
+    k_v[:, 3] = np.fromiter((o.A for o in kobj), np.float64, n_k)[k_order]
     k_tsx = np.where(k_T_a > 0, k_T_a, k_E_a) * NS_PER_MS
-    k_flags = np.zeros(k_ts_a.shape[0], dtype=np.uint8)
+    k_flags = np.zeros(n_k, dtype=np.uint8)
 
+    lap("inferred venue times")
     # ------------------------------------------------------------ inferred venue times
     diff_mask = ~d_snap & ~no_time
     need_k = k_tsx <= 0
@@ -899,19 +986,34 @@ def build_symbol(
     if need_d.any():
         flags = flags | np.where(need_d[row_msg], FLAG_TS_INFERRED, 0).astype(np.uint8)
 
+    lap("instrument")
     # ------------------------------------------------------------ instrument
     all_p = np.concatenate([levels[:, 0], t_price, k_v[:, 0], k_v[:, 2]])
     all_q = np.concatenate([levels[:, 1], t_qty, k_v[:, 1], k_v[:, 3]])
-    inst, tick_inf, lot_inf = make_instrument(
+    bad = ~np.isfinite(all_p) | ~np.isfinite(all_q) | (all_p < 0) | (all_q < 0)
+    if bad.any():
+        raise DataError(
+            f"{data.symbol}: {int(bad.sum())} negative or non-finite prices/sizes", path=source
+        )
+    inst, tick_inf, lot_inf, all_pt, all_ql = instrument_for(
         venue,
         data.symbol,
         all_p,
         all_q,
+        source,
         tick_size=opts.tick_size,
         lot_size=opts.lot_size,
         contract_size=opts.contract_size,
     )
-    check_grid(inst, all_p, all_q, source)
+    nl, nt = levels.shape[0], t_price.shape[0]
+    row_pt = np.where(is_clear, 0, all_pt[:nl][lvl_idx]) if rows else all_pt[:0]
+    row_ql = np.where(is_clear, 0, all_ql[:nl][lvl_idx]) if rows else all_ql[:0]
+    k_ticks = (
+        all_pt[nl + nt : nl + nt + n_k],
+        all_ql[nl + nt : nl + nt + n_k],
+        all_pt[nl + nt + n_k :],
+        all_ql[nl + nt + n_k :],
+    )
 
     depth_cols = {
         "ts_exchange": ts_exchange,
@@ -945,6 +1047,7 @@ def build_symbol(
         "flags": np.zeros(t_ts_a.shape[0], dtype=np.uint8),
     }
 
+    lap("validation & summary")
     # ------------------------------------------------------------ validation & summary
     isum = InstrumentSummary(instrument=inst, tick_inferred=tick_inf, lot_inferred=lot_inf)
     isum.rows = {
@@ -964,7 +1067,13 @@ def build_symbol(
     isum.snapshots = st.snapshots
     isum.snapshots_used = st.snapshots_loaded
     if rows:
-        v = validate_book(depth_cols, bbo_cols if k_ts_a.shape[0] else None, inst)
+        v = validate_book(
+            depth_cols,
+            bbo_cols if n_k else None,
+            inst,
+            depth_ticks=(row_pt, row_ql),
+            bbo_ticks=k_ticks,
+        )
         isum.crossed = v.crossed
         isum.validation = v
     lat_d = (d_ts - msg_tsx_ns)[~need_d]
@@ -981,10 +1090,12 @@ def build_symbol(
             f"{inst.key}: {isum.latency.negative} of {isum.latency.count} rows have negative "
             "feed latency (recorder clock behind the venue); kept as recorded"
         )
+    lap("summary")
     if store is not None:
         summary.files_written += write_channel(store, inst, Channel.DEPTH, depth_cols)
         summary.files_written += write_channel(store, inst, Channel.TRADE, trade_cols)
         summary.files_written += write_channel(store, inst, Channel.BBO, bbo_cols)
+    lap("write")
     return isum
 
 
@@ -1034,6 +1145,24 @@ def import_binance_capture(
         if progress:
             progress(str(p))
         parser.parse_file(p)
+    finish_capture(parser, store, opts, source=_source_name(paths))
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _source_name(paths: Sequence[str | Path]) -> str:
+    return ", ".join(str(p) for p in paths) if len(paths) <= 3 else f"{len(paths)} files"
+
+
+def finish_capture(
+    parser: CaptureParser,
+    store: Store | str | Path | None,
+    opts: ImportOptions,
+    *,
+    source: str,
+) -> ImportSummary:
+    """Merge what ``parser`` decoded per instrument, sync, validate and write it."""
+    summary = parser.summary
     merged: dict[tuple[str, str], _SymbolData] = {}
     for (_, sym), data in parser.symbols.items():
         venue = _resolve_venue(data, opts.venue)
@@ -1046,8 +1175,8 @@ def import_binance_capture(
     st = None
     if store is not None:
         st = store if isinstance(store, Store) else Store(store, create=True)
-    source = ", ".join(str(p) for p in paths) if len(paths) <= 3 else f"{len(paths)} files"
     for (venue, _sym), data in sorted(merged.items()):
-        summary.instruments.append(build_symbol(data, venue, st, opts, summary, source))
-    summary.seconds = time.perf_counter() - t0
+        summary.instruments.append(
+            build_symbol(data, venue, st, opts, summary, source, parser.where)
+        )
     return summary

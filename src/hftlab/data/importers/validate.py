@@ -106,6 +106,8 @@ def validate_book(
     instrument: Instrument,
     *,
     capacity: int | None = None,
+    depth_ticks: tuple[np.ndarray, np.ndarray] | None = None,
+    bbo_ticks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> BookValidation:
     """Rebuild the book from ``depth`` rows and compare it with ``bbo`` rows by update id.
 
@@ -118,6 +120,9 @@ def validate_book(
         venue's id (Binance ``bookTicker.u``). None checks crossing only.
     instrument
         Gives the tick and lot sizes (the comparison is exact, in integer ticks and lots).
+    depth_ticks, bbo_ticks
+        The rows' prices and sizes already in ticks and lots (depth: price, qty; BBO: bid
+        price, bid qty, ask price, ask qty), to skip converting them again.
 
     Returns
     -------
@@ -135,8 +140,11 @@ def validate_book(
     lid = _col(depth, "last_update_id").astype(np.int64)
     ts = _col(depth, "ts_local").astype(np.int64)
     side = _col(depth, "side").astype(np.int64)
-    prices = instrument.price_to_ticks(_col(depth, "price"))
-    qtys = instrument.qty_to_lots(_col(depth, "qty"))
+    if depth_ticks is None:
+        prices = instrument.price_to_ticks(_col(depth, "price"))
+        qtys = instrument.qty_to_lots(_col(depth, "qty"))
+    else:
+        prices, qtys = depth_ticks
     skip = (flags & FLAG_UNSYNCED) != 0
     ends = group_ends(ts, lid, kind, flags)
     cap = capacity or int(min(max(8192, n), 1 << 20))
@@ -164,10 +172,13 @@ def validate_book(
     if not hit.any():
         return out
     idx = pick[pos_c[hit]]
-    tb_p = instrument.price_to_ticks(_col(bbo, "bid_price")[hit])
-    tb_q = instrument.qty_to_lots(_col(bbo, "bid_qty")[hit])
-    ta_p = instrument.price_to_ticks(_col(bbo, "ask_price")[hit])
-    ta_q = instrument.qty_to_lots(_col(bbo, "ask_qty")[hit])
+    if bbo_ticks is None:
+        tb_p = instrument.price_to_ticks(_col(bbo, "bid_price")[hit])
+        tb_q = instrument.qty_to_lots(_col(bbo, "bid_qty")[hit])
+        ta_p = instrument.price_to_ticks(_col(bbo, "ask_price")[hit])
+        ta_q = instrument.qty_to_lots(_col(bbo, "ask_qty")[hit])
+    else:
+        tb_p, tb_q, ta_p, ta_q = (a[hit] for a in bbo_ticks)
     ok = (gbp[idx] == tb_p) & (gbq[idx] == tb_q) & (gap_[idx] == ta_p) & (gaq[idx] == ta_q)
     out.compared = int(hit.sum())
     out.matched = int(ok.sum())
