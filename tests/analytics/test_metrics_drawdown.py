@@ -51,6 +51,12 @@ def test_relative_drawdown_undefined_for_pnl_from_zero() -> None:
     assert dd.max_rel is None and "≤ 0" in dd.rel_reason
 
 
+def test_relative_drawdown_against_a_capital_base() -> None:
+    pnl = np.array([0.0, 5.0, -3.0])
+    dd = max_drawdown(np.arange(3, dtype=np.int64), pnl, capital=1000.0)
+    assert dd.max_rel == pytest.approx((5 - (-3)) / 1000.0) and dd.rel_reason is None
+
+
 def test_tolerance_merges_rounding_noise() -> None:
     eq = np.array([100.0, 100.0 - 1e-12, 100.0, 90.0, 95.0])
     ts = np.arange(eq.size, dtype=np.int64) * S

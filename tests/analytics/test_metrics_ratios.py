@@ -174,3 +174,16 @@ def test_estimate_carries_value_or_reason() -> None:
     assert not Estimate(None, "why").ok
     with pytest.raises(ValueError):
         Estimate(None)
+
+
+def test_performance_of_a_pnl_series_uses_the_capital() -> None:
+    # A PnL series starting at 0: simple returns are impossible, PnL returns on a capital work,
+    # and the relative drawdown is a fraction of that capital.
+    pnl = np.cumsum(alternating(49, up=10.0, down=-5.0)) - 10.0
+    ts = T0 + np.arange(49, dtype=np.int64) * HOUR
+    capital = 10_000.0
+    perf = performance(ts, pnl, HOUR, kind="pnl", capital=capital)
+    assert perf.drawdown.max_abs == pytest.approx(5.0)
+    assert perf.drawdown.max_rel == pytest.approx(5.0 / capital)
+    r = np.diff(pnl) / capital
+    assert perf.sharpe.per_period.value == pytest.approx(r.mean() / r.std(ddof=1))

@@ -144,8 +144,9 @@ class Drawdown(msgspec.Struct, frozen=True):
     max_abs
         Largest fall from a running peak, in equity units (≥ 0).
     max_rel
-        Largest fall as a fraction of its running peak; ``None`` (see ``rel_reason``) when the
-        running peak is ever ≤ 0, e.g. for a PnL series starting at 0.
+        Largest fall as a fraction of its running peak (or of the capital, when one is given);
+        ``None`` (see ``rel_reason``) when the running peak is ever ≤ 0, e.g. for a PnL series
+        starting at 0.
     peak_ts, trough_ts, recovery_ts
         The episode of the maximum absolute drawdown: when its peak was set, its lowest point,
         and the first time equity regained the peak (``None`` if it never did, or no drawdown).
@@ -698,7 +699,13 @@ def calmar(
 # --------------------------------------------------------------------------------------------
 
 
-def max_drawdown(ts: np.ndarray, equity: np.ndarray, *, tolerance: float = 0.0) -> Drawdown:
+def max_drawdown(
+    ts: np.ndarray,
+    equity: np.ndarray,
+    *,
+    tolerance: float = 0.0,
+    capital: float | None = None,
+) -> Drawdown:
     """Maximum drawdown (absolute and relative) and time under water.
 
     Equity is under water while ``running peak − equity > tolerance``; an episode runs from the
@@ -715,6 +722,9 @@ def max_drawdown(ts: np.ndarray, equity: np.ndarray, *, tolerance: float = 0.0) 
     tolerance
         Falls of at most this much (equity units, ≥ 0) do not count as under water, so that
         rounding noise on a mark does not split episodes.
+    capital
+        When given, ``max_rel`` is ``max_abs / capital`` — the drawdown as a fraction of a
+        chosen capital base, as for PnL returns — instead of relative to the running peak.
     """
     t = _timestamps(ts, "ts")
     v = _floats(equity, "equity", size=t.size, size_of="ts")
@@ -728,7 +738,11 @@ def max_drawdown(ts: np.ndarray, equity: np.ndarray, *, tolerance: float = 0.0) 
     # Index at which the running peak was last set (v == peak exactly there: peak is a max of v).
     peak_at = np.maximum.accumulate(np.where(v >= peak, idx, 0))
 
-    if np.any(peak <= 0):
+    if capital is not None:
+        if not capital > 0 or not math.isfinite(capital):
+            raise ConfigError(f"capital must be finite and > 0, got {capital}")
+        max_rel, rel_reason = float(np.max(dd)) / float(capital), None
+    elif np.any(peak <= 0):
         max_rel, rel_reason = None, "running peak is ≤ 0: relative drawdown is undefined"
     else:
         with np.errstate(over="ignore"):  # a tiny positive peak overflows; refused below
@@ -792,14 +806,15 @@ def performance(
     """Sharpe, Sortino and Calmar at one sampling interval, and the drawdown, of an equity series.
 
     The ratios use returns on the regular grid (:func:`equity_returns`); the drawdown uses the
-    raw series so troughs between grid points are not missed.
+    raw series so troughs between grid points are not missed; for ``pnl`` returns its relative
+    figure is a fraction of ``capital``.
     """
     r = equity_returns(ts, equity, interval_ns, kind=kind, capital=capital).values
     return Performance(
         sharpe=sharpe(r, interval_ns, policy=policy),
         sortino=sortino(r, interval_ns, policy=policy),
         calmar=calmar(r, interval_ns, kind=kind, policy=policy),
-        drawdown=max_drawdown(ts, equity),
+        drawdown=max_drawdown(ts, equity, capital=capital if kind == "pnl" else None),
         kind=kind,
         capital=capital,
     )
@@ -821,6 +836,8 @@ def mid_at(
         A query precedes the first mid.
     """
     q = _timestamps(query_ts, what, sort=False)
+    if np.asarray(mid_ts).size == 0 and q.size:
+        raise DataError("mid series is empty")
     idx = np.searchsorted(mid_ts, q, side="right") - 1
     bad = np.flatnonzero(idx < 0)
     if bad.size:
