@@ -1,0 +1,213 @@
+"""The backtest driver: stream chunks into the sim core, wake the strategy, record results."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hftlab.backtest.result import BacktestResult, build_result
+from hftlab.data.store import EventStream
+from hftlab.errors import EngineError, HftlabError
+from hftlab.events import Channel, Instrument
+from hftlab.sim import _core
+from hftlab.sim import _layout as L
+from hftlab.sim.config import SimConfig
+from hftlab.sim.core import SimCore
+from hftlab.strategy import Strategy, Trade
+from hftlab.strategy.context import Context
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+def _overrides(strategy: Strategy, name: str) -> bool:
+    return getattr(type(strategy), name) is not getattr(Strategy, name)
+
+
+def core_is_compiled() -> bool:
+    """True if the compiled core is in numba's on-disk cache (a run will not compile)."""
+    try:
+        cache_path = Path(_core.run._cache._cache_path)  # type: ignore[attr-defined]
+    except AttributeError:  # pragma: no cover - numba internals moved
+        return True
+    return any(cache_path.glob("_core.run-*.nbi"))
+
+
+def book_sources(stream: EventStream) -> list[bool]:
+    """Per instrument of ``stream``: True if only BBO data builds its book (no depth channel)."""
+    chans: dict[tuple[str, str], set[Channel]] = {}
+    for key in stream.keys:
+        chans.setdefault((key.venue, key.symbol), set()).add(key.channel)
+    return [
+        Channel.DEPTH not in chans[(i.venue, i.symbol)]
+        and Channel.BBO in chans[(i.venue, i.symbol)]
+        for i in stream.instruments
+    ]
+
+
+class _Runner:
+    def __init__(self, core: SimCore, strategy: Strategy | None) -> None:
+        self.core = core
+        self.strategy = strategy
+        self.ctx: Context | None = None
+        self.responses: list[tuple[np.ndarray, np.ndarray]] = []
+        self.states: list[tuple[np.ndarray, np.ndarray]] = []
+        self.callback = ""
+        if strategy is not None:
+            s = strategy
+            self.ctx = Context(core)
+            ctl = core.ctl
+            ctl[L.C_SUB_QUOTE] = int(_overrides(s, "on_quote"))
+            ctl[L.C_SUB_TRADE] = int(_overrides(s, "on_trade"))
+            ctl[L.C_SUB_BOOK] = int(_overrides(s, "on_book"))
+            ctl[L.C_SUB_ORDER] = (
+                2 if _overrides(s, "on_order_update") else (1 if _overrides(s, "on_fill") else 0)
+            )
+            self.on_fill = s.on_fill if _overrides(s, "on_fill") else None
+            self.on_update = s.on_order_update if _overrides(s, "on_order_update") else None
+
+    def drain(self) -> None:
+        ri, rf = self.core.drain_responses()
+        if ri.shape[0]:
+            self.responses.append((ri, rf))
+            if self.ctx is not None:
+                self.callback = "on_order_update/on_fill"
+                self.ctx._apply_responses(ri, rf, self.on_fill, self.on_update)
+
+    def drain_states(self) -> None:
+        ts, st = self.core.drain_states()
+        if ts.size:
+            self.states.append((ts, st))
+
+
+def run_backtest(
+    events: EventStream | Iterable[np.ndarray],
+    strategy: Strategy | None,
+    config: SimConfig | None = None,
+    *,
+    instruments: Sequence[Instrument] | None = None,
+    book_from_bbo: Sequence[bool] | None = None,
+    progress: Progress | None = None,
+    run_info: dict[str, Any] | None = None,
+) -> BacktestResult:
+    """Run ``strategy`` (or a raw replay if None) over ``events``.
+
+    Parameters
+    ----------
+    events
+        An :class:`EventStream` from the store, or any iterable of :data:`EVENT_DTYPE` chunks in
+        ``ts_local`` order (then ``instruments`` is required).
+    strategy
+        The strategy instance; None replays data through the books and matcher only.
+    config
+        Simulator settings (defaults if None).
+    progress
+        Called with the number of market events applied so far, once per chunk.
+
+    Raises
+    ------
+    EngineError
+        Anything failing inside the run, including an exception raised by the strategy
+        (named with its callback and the simulated time). A run never ends early silently.
+    """
+    config = config or SimConfig()
+    if isinstance(events, EventStream):
+        instruments = events.instruments
+        if book_from_bbo is None:
+            book_from_bbo = book_sources(events)
+    if instruments is None:
+        raise EngineError("run_backtest needs `instruments` when events is not an EventStream")
+    core = SimCore(instruments, config, book_from_bbo=book_from_bbo, local=strategy is not None)
+    runner = _Runner(core, strategy)
+    ctx = runner.ctx
+    wall0 = time.perf_counter()
+    chunks = iter(events)
+    started = False
+    first_ts = None
+    try:
+        while True:
+            reason = core.step()
+            runner.drain()
+            if reason == L.W_NEED_DATA:
+                chunk = next(chunks, None)
+                core.feed(chunk)
+                if chunk is not None and len(chunk) and first_ts is None:
+                    first_ts = int(chunk["ts_local"][0])
+                if progress is not None:
+                    progress(core.events_processed)
+                if not started and chunk is not None and len(chunk) and strategy is not None:
+                    started = True
+                    core.ctl[L.C_NOW] = first_ts
+                    runner.callback = "on_start"
+                    strategy.on_start(ctx)
+                continue
+            if reason == L.W_END:
+                break
+            if reason == L.W_LOG_FULL:
+                runner.drain_states()
+                continue
+            if strategy is None:
+                continue
+            assert ctx is not None
+            if reason == L.W_TIMER:
+                runner.callback = "on_timer"
+                for _ in range(ctx._due_timers()):
+                    strategy.on_timer(ctx)
+            elif reason == L.W_QUOTE:
+                runner.callback = "on_quote"
+                strategy.on_quote(ctx, int(core.ctl[L.C_R_INST]))
+            elif reason == L.W_TRADE:
+                runner.callback = "on_trade"
+                row = core.ev[int(core.ctl[L.C_R_IDX])]
+                inst = int(row["instrument"])
+                tn, td = ctx._ticks[inst]
+                ln, ld = ctx._lots[inst]
+                strategy.on_trade(
+                    ctx,
+                    Trade(
+                        inst,
+                        int(row["side"]),
+                        int(row["price"]) * tn / td,
+                        int(row["qty"]) * ln / ld,
+                        int(row["ts_exchange"]),
+                        int(row["ts_local"]),
+                    ),
+                )
+            elif reason == L.W_BOOK:
+                runner.callback = "on_book"
+                strategy.on_book(ctx, int(core.ctl[L.C_R_INST]))
+            # W_ORDER: the callbacks already ran in drain()
+        end_t = int(core.ctl[L.C_END_T])
+        if end_t > -L.INF and config.record_interval_ms > 0:
+            runner.drain_states()
+            core.record_now(end_t)
+        if strategy is not None and started:
+            runner.callback = "on_stop"
+            strategy.on_stop(ctx)
+            runner.drain()
+        runner.drain_states()
+    except HftlabError:
+        raise
+    except Exception as exc:
+        where = f"strategy {type(strategy).__name__}.{runner.callback}" if strategy else "engine"
+        raise EngineError(
+            f"{where} failed at t={int(core.ctl[L.C_NOW])} ns: {type(exc).__name__}: {exc}"
+        ) from exc
+    wall = time.perf_counter() - wall0
+    return build_result(
+        core,
+        runner.responses,
+        runner.states,
+        ctx.sent if ctx is not None else [],
+        first_ts=first_ts,
+        wall_seconds=wall,
+        config=config,
+        strategy=strategy,
+        run_info=run_info or {},
+    )

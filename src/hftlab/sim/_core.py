@@ -1,0 +1,1265 @@
+"""The compiled simulation core: exchange matching, queue and latency models, fees, accounts,
+and the event loop that interleaves the two clocks. See ``docs/sim-core.md``.
+
+Everything here is ``@njit(cache=True)`` over plain arrays whose columns are named in
+:mod:`hftlab.sim._layout`. NOTE: numba's cache is keyed on this file only; after changing
+``_layout.py`` touch this file (or clear ``__pycache__``) so the cache is rebuilt.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from hftlab.book._core import (
+    book_apply,
+    book_best_ask,
+    book_best_bid,
+    book_clear,
+    book_mid,
+    book_qty_at,
+)
+from hftlab.sim._layout import (
+    AF_CASH,
+    AF_FEES,
+    AF_NOTIONAL,
+    AI_LBA,
+    AI_LBAQ,
+    AI_LBB,
+    AI_LBBQ,
+    AI_LPOS,
+    AI_NFILLS,
+    AI_OPEN,
+    AI_POS,
+    AI_VOL,
+    C_END_T,
+    C_ERROR,
+    C_EVENTS,
+    C_FINAL,
+    C_IL,
+    C_IX,
+    C_LAST_ARR,
+    C_LAST_DELIV,
+    C_LAT_E,
+    C_LAT_R,
+    C_LOCAL,
+    C_NEXT_REC,
+    C_NOW,
+    C_QMODEL,
+    C_R_IDX,
+    C_R_INST,
+    C_REASON,
+    C_REC_INT,
+    C_RQ_ASSIGNED,
+    C_RQ_HEAD,
+    C_RQ_TAIL,
+    C_RS_DELIV,
+    C_RS_DRAIN,
+    C_RS_TAIL,
+    C_SEQ,
+    C_SL_N,
+    C_SUB_BOOK,
+    C_SUB_ORDER,
+    C_SUB_QUOTE,
+    C_SUB_TRADE,
+    C_TIMER,
+    CF_L1_A,
+    CF_L1_K,
+    CF_QPOW,
+    CT_INVERSE,
+    E_EVENT,
+    E_FILLED,
+    E_ID,
+    E_INST,
+    E_LAST_PRICE,
+    E_LAST_QTY,
+    E_LIQ,
+    E_PRICE,
+    E_QTY,
+    E_REASON,
+    E_SIDE,
+    E_STATUS,
+    E_TS_EXCH,
+    E_TS_LOCAL,
+    EF_CASH_DELTA,
+    EF_FEE,
+    ERR_RESP_RING_FULL,
+    EV_ACCEPTED,
+    EV_CANCEL_REJECTED,
+    EV_CANCELED,
+    EV_EXPIRED,
+    EV_FILL,
+    EV_MODIFIED,
+    EV_MODIFY_REJECTED,
+    EV_REJECTED,
+    INF,
+    IP_BOOKSRC,
+    IP_CSIZE,
+    IP_CTYPE,
+    IP_LDEN,
+    IP_LNUM,
+    IP_MAKER,
+    IP_TAKER,
+    IP_TDEN,
+    IP_TNUM,
+    LAT_CONSTANT,
+    LAT_EMPIRICAL,
+    LIQ_MAKER,
+    LIQ_NONE,
+    LIQ_TAKER,
+    O_ACTIVE,
+    O_FILLED,
+    O_ID,
+    O_INST,
+    O_L1T,
+    O_PRICE,
+    O_QTY,
+    O_SEQ,
+    O_SIDE,
+    O_STATUS,
+    O_TIF,
+    Q_CUMTRADE,
+    Q_FRONT,
+    QM_L1,
+    QM_PROB_LOG,
+    QM_RISK_AVERSE,
+    R_ARRIVE,
+    R_ID,
+    R_INST,
+    R_KIND,
+    R_PRICE,
+    R_QTY,
+    R_SENT,
+    R_SIDE,
+    R_TIF,
+    RJ_BAD_PRICE,
+    RJ_BAD_QTY,
+    RJ_NONE,
+    RJ_POST_ONLY,
+    RJ_SELF_TRADE,
+    RJ_TOO_MANY_ORDERS,
+    RJ_UNKNOWN_ORDER,
+    RJ_WOULD_CROSS,
+    RQ_CANCEL,
+    RQ_MODIFY,
+    RQ_NEW,
+    S_ASK,
+    S_ASK_QTY,
+    S_BID,
+    S_BID_QTY,
+    S_CASH,
+    S_EQUITY,
+    S_FEES,
+    S_INST,
+    S_MID,
+    S_NOTIONAL,
+    S_POS,
+    ST_CANCELED,
+    ST_EXPIRED,
+    ST_FILLED,
+    ST_NEW,
+    ST_PARTIAL,
+    ST_REJECTED,
+    TIF_IOC,
+    TIF_MARKET,
+    TIF_POST_ONLY,
+    W_BOOK,
+    W_END,
+    W_ERROR,
+    W_LOG_FULL,
+    W_NEED_DATA,
+    W_ORDER,
+    W_QUOTE,
+    W_TIMER,
+    W_TRADE,
+)
+
+_K_DEPTH = 1
+_K_SNAPSHOT = 2
+_K_CLEAR = 3
+_K_TRADE = 4
+_K_BBO = 5
+
+_U64_MUL = np.uint64(0x2545F4914F6CDD1D)
+_S12 = np.uint64(12)
+_S25 = np.uint64(25)
+_S27 = np.uint64(27)
+_S11 = np.uint64(11)
+
+
+# ===================================================================== random numbers
+@njit(cache=True)
+def rng_uniform(rng: np.ndarray) -> float:
+    """Uniform [0, 1) from an xorshift64* state held in ``rng[0]`` (own state: reproducible
+    whatever else in the process uses numba's global generator)."""
+    x = rng[0]
+    x ^= x >> _S12
+    x ^= x << _S25
+    x ^= x >> _S27
+    rng[0] = x
+    return float((x * _U64_MUL) >> _S11) * (1.0 / 9007199254740992.0)
+
+
+# ===================================================================== latency
+@njit(cache=True)
+def latency_at(kind: int, table: np.ndarray, t: int, rng: np.ndarray) -> int:
+    """Latency in ns at time ``t``: constant ``table[0,1]``; a uniform draw from the samples
+    ``table[:,1]``; or ``table[:,1]`` linearly interpolated over times ``table[:,0]``
+    (held constant outside the recorded span)."""
+    if kind == LAT_CONSTANT:
+        return int(table[0, 1])
+    n = table.shape[0]
+    if kind == LAT_EMPIRICAL:
+        k = int(rng_uniform(rng) * n)
+        if k >= n:
+            k = n - 1
+        return int(table[k, 1])
+    tf = float(t)
+    if tf <= table[0, 0]:
+        return int(table[0, 1])
+    if tf >= table[n - 1, 0]:
+        return int(table[n - 1, 1])
+    lo, hi = 0, n - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if table[mid, 0] <= tf:
+            lo = mid
+        else:
+            hi = mid
+    w = (tf - table[lo, 0]) / (table[hi, 0] - table[lo, 0])
+    return int(table[lo, 1] + w * (table[hi, 1] - table[lo, 1]))
+
+
+# ===================================================================== queue models
+@njit(cache=True)
+def _qf(model: int, pw: float, x: float) -> float:
+    if x <= 0.0:
+        return 0.0
+    if model == QM_PROB_LOG:
+        return np.log1p(x)
+    return x**pw
+
+
+@njit(cache=True)
+def queue_on_depth(
+    model: int, pw: float, front: float, cum_trade: float, old: int, new: int
+) -> float:
+    """New front-of-queue estimate after our level went from ``old`` to ``new`` lots.
+
+    Risk-averse: the queue ahead only shrinks to fit the level. Probabilistic: the decrease not
+    explained by trades is split, ``P(behind) = f(back) / (f(back) + f(front))``, as in
+    hftbacktest's ``ProbQueueModel``.
+    """
+    if model in (QM_RISK_AVERSE, QM_L1):
+        return min(front, float(new))
+    chg = float(old - new) - cum_trade
+    if chg < 0.0:
+        return min(front, float(new))
+    back = float(old) - front
+    fb = _qf(model, pw, back)
+    ff = _qf(model, pw, front)
+    prob = fb / (fb + ff) if fb + ff > 0.0 else 1.0
+    est = front - (1.0 - prob) * chg + min(back - prob * chg, 0.0)
+    est = min(est, float(new))
+    return max(est, 0.0)
+
+
+# ===================================================================== responses and fills
+@njit(cache=True)
+def _emit_raw(
+    t: int,
+    oid: int,
+    inst: int,
+    side: int,
+    price: int,
+    qty: int,
+    filled: int,
+    status: int,
+    evk: int,
+    last_qty: int,
+    last_price: int,
+    liq: int,
+    reason: int,
+    fee: float,
+    cash_delta: float,
+    resps: np.ndarray,
+    respf: np.ndarray,
+    lat_r: np.ndarray,
+    rng: np.ndarray,
+    ctl: np.ndarray,
+) -> None:
+    cap = resps.shape[0]
+    k = ctl[C_RS_TAIL]
+    if k - ctl[C_RS_DRAIN] >= cap:
+        ctl[C_ERROR] = ERR_RESP_RING_FULL
+        return
+    # Responses travel one connection: delivery times never reorder.
+    deliver = t + latency_at(ctl[C_LAT_R], lat_r, t, rng)
+    if deliver < ctl[C_LAST_DELIV]:
+        deliver = ctl[C_LAST_DELIV]
+    ctl[C_LAST_DELIV] = deliver
+    j = k % cap
+    resps[j, E_TS_EXCH] = t
+    resps[j, E_TS_LOCAL] = deliver
+    resps[j, E_ID] = oid
+    resps[j, E_INST] = inst
+    resps[j, E_SIDE] = side
+    resps[j, E_PRICE] = price
+    resps[j, E_QTY] = qty
+    resps[j, E_FILLED] = filled
+    resps[j, E_STATUS] = status
+    resps[j, E_EVENT] = evk
+    resps[j, E_LAST_QTY] = last_qty
+    resps[j, E_LAST_PRICE] = last_price
+    resps[j, E_LIQ] = liq
+    resps[j, E_REASON] = reason
+    respf[j, EF_FEE] = fee
+    respf[j, EF_CASH_DELTA] = cash_delta
+    ctl[C_RS_TAIL] = k + 1
+
+
+@njit(cache=True)
+def _emit(
+    t: int,
+    ords: np.ndarray,
+    slot: int,
+    evk: int,
+    last_qty: int,
+    last_price: int,
+    liq: int,
+    reason: int,
+    fee: float,
+    cash_delta: float,
+    resps: np.ndarray,
+    respf: np.ndarray,
+    lat_r: np.ndarray,
+    rng: np.ndarray,
+    ctl: np.ndarray,
+) -> None:
+    _emit_raw(
+        t,
+        ords[slot, O_ID],
+        ords[slot, O_INST],
+        ords[slot, O_SIDE],
+        ords[slot, O_PRICE],
+        ords[slot, O_QTY],
+        ords[slot, O_FILLED],
+        ords[slot, O_STATUS],
+        evk,
+        last_qty,
+        last_price,
+        liq,
+        reason,
+        fee,
+        cash_delta,
+        resps,
+        respf,
+        lat_r,
+        rng,
+        ctl,
+    )
+
+
+@njit(cache=True)
+def fill_value(ip: np.ndarray, inst: int, side: int, qty: int, price: int) -> tuple[float, float]:
+    """``(cash_delta, notional)`` of a fill, fee excluded.
+
+    Spot and linear: notional ``qty * price * contract_size`` in quote; a buy pays it.
+    Inverse: notional ``qty * contract_size / price`` in the coin; a buy *receives* it, so that
+    a round trip earns ``qty * size * (1/entry - 1/exit)``.
+    """
+    p = float(price) * ip[inst, IP_TNUM] / ip[inst, IP_TDEN]
+    q = float(qty) * ip[inst, IP_LNUM] / ip[inst, IP_LDEN]
+    size = ip[inst, IP_CSIZE]
+    if ip[inst, IP_CTYPE] == CT_INVERSE:
+        notional = q * size / p
+        return side * notional, notional
+    notional = q * p * size
+    return -side * notional, notional
+
+
+@njit(cache=True)
+def _free(ords: np.ndarray, slot: int, acci: np.ndarray) -> None:
+    ords[slot, O_ACTIVE] = 0
+    acci[ords[slot, O_INST], AI_OPEN] -= 1
+
+
+@njit(cache=True)
+def _fill(
+    t: int,
+    ords: np.ndarray,
+    slot: int,
+    qty: int,
+    price: int,
+    liq: int,
+    acci: np.ndarray,
+    accf: np.ndarray,
+    ip: np.ndarray,
+    resps: np.ndarray,
+    respf: np.ndarray,
+    lat_r: np.ndarray,
+    rng: np.ndarray,
+    ctl: np.ndarray,
+) -> None:
+    """Fill ``qty`` lots of the order in ``slot`` at ``price``; book cash, fees, position."""
+    inst = ords[slot, O_INST]
+    side = ords[slot, O_SIDE]
+    cash_delta, notional = fill_value(ip, inst, side, qty, price)
+    rate = ip[inst, IP_MAKER] if liq == LIQ_MAKER else ip[inst, IP_TAKER]
+    fee = rate * notional  # negative rate: a rebate
+    accf[inst, AF_CASH] += cash_delta - fee
+    accf[inst, AF_FEES] += fee
+    accf[inst, AF_NOTIONAL] += notional
+    acci[inst, AI_POS] += side * qty
+    acci[inst, AI_NFILLS] += 1
+    acci[inst, AI_VOL] += qty
+    ords[slot, O_FILLED] += qty
+    ords[slot, O_STATUS] = ST_FILLED if ords[slot, O_FILLED] >= ords[slot, O_QTY] else ST_PARTIAL
+    _emit(
+        t,
+        ords,
+        slot,
+        EV_FILL,
+        qty,
+        price,
+        liq,
+        RJ_NONE,
+        fee,
+        cash_delta,
+        resps,
+        respf,
+        lat_r,
+        rng,
+        ctl,
+    )
+
+
+# ===================================================================== matching
+@njit(cache=True)
+def _find_order(ords: np.ndarray, oid: int) -> int:
+    for s in range(ords.shape[0]):
+        if ords[s, O_ACTIVE] == 1 and ords[s, O_ID] == oid:
+            return s
+    return -1
+
+
+@njit(cache=True)
+def _free_slot(ords: np.ndarray) -> int:
+    for s in range(ords.shape[0]):
+        if ords[s, O_ACTIVE] == 0:
+            return s
+    return -1
+
+
+@njit(cache=True)
+def _crosses(bk: np.ndarray, side: int, price: int) -> bool:
+    if side > 0:
+        return book_best_ask(bk)[0] <= price
+    return book_best_bid(bk)[0] >= price
+
+
+@njit(cache=True)
+def _self_cross(ords: np.ndarray, inst: int, side: int, price: int, skip: int) -> bool:
+    """Would an order resting at ``price`` cross one of our own opposite resting orders?"""
+    for s in range(ords.shape[0]):
+        if s == skip or ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
+            continue
+        if ords[s, O_SIDE] == -side:
+            if side > 0 and ords[s, O_PRICE] <= price:
+                return True
+            if side < 0 and ords[s, O_PRICE] >= price:
+                return True
+    return False
+
+
+@njit(cache=True)
+def _take(
+    t: int,
+    ords: np.ndarray,
+    slot: int,
+    limit: int,
+    books: np.ndarray,
+    acci: np.ndarray,
+    accf: np.ndarray,
+    ip: np.ndarray,
+    resps: np.ndarray,
+    respf: np.ndarray,
+    lat_r: np.ndarray,
+    rng: np.ndarray,
+    ctl: np.ndarray,
+) -> None:
+    """Walk the displayed opposite side up to ``limit``, one taker fill per level.
+
+    The displayed quantity we take is removed from the exchange book (until the feed next sets
+    that level), so a second order in the same instant cannot take the same liquidity twice.
+    """
+    inst = ords[slot, O_INST]
+    side = ords[slot, O_SIDE]
+    bk = books[inst]
+    while ords[slot, O_FILLED] < ords[slot, O_QTY]:
+        if side > 0:
+            p, q = book_best_ask(bk)
+            if q == 0 or p > limit:
+                break
+        else:
+            p, q = book_best_bid(bk)
+            if q == 0 or p < limit:
+                break
+        leaves = ords[slot, O_QTY] - ords[slot, O_FILLED]
+        take = min(leaves, q)
+        book_apply(bk, -side, p, q - take)
+        _fill(t, ords, slot, take, p, LIQ_TAKER, acci, accf, ip, resps, respf, lat_r, rng, ctl)
+
+
+@njit(cache=True)
+def _process_request(
+    k: int,
+    reqs: np.ndarray,
+    books: np.ndarray,
+    ords: np.ndarray,
+    oqf: np.ndarray,
+    acci: np.ndarray,
+    accf: np.ndarray,
+    ip: np.ndarray,
+    resps: np.ndarray,
+    respf: np.ndarray,
+    lat_r: np.ndarray,
+    rng: np.ndarray,
+    ctl: np.ndarray,
+) -> None:
+    j = k % reqs.shape[0]
+    t = reqs[j, R_ARRIVE]
+    kind = reqs[j, R_KIND]
+    oid = reqs[j, R_ID]
+    inst = reqs[j, R_INST]
+    side = reqs[j, R_SIDE]
+    price = reqs[j, R_PRICE]
+    qty = reqs[j, R_QTY]
+    tif = reqs[j, R_TIF]
+    bk = books[inst]
+    if kind == RQ_NEW:
+        reason = RJ_NONE
+        if qty <= 0:
+            reason = RJ_BAD_QTY
+        elif tif != TIF_MARKET and price <= 0:
+            reason = RJ_BAD_PRICE
+        elif tif == TIF_POST_ONLY and _crosses(bk, side, price):
+            reason = RJ_POST_ONLY
+        elif (tif == 0 or tif == TIF_POST_ONLY) and _self_cross(ords, inst, side, price, -1):
+            reason = RJ_SELF_TRADE
+        slot = -1
+        if reason == RJ_NONE:
+            slot = _free_slot(ords)
+            if slot < 0:
+                reason = RJ_TOO_MANY_ORDERS
+        if reason != RJ_NONE:
+            _emit_raw(
+                t,
+                oid,
+                inst,
+                side,
+                price,
+                qty,
+                0,
+                ST_REJECTED,
+                EV_REJECTED,
+                0,
+                0,
+                LIQ_NONE,
+                reason,
+                0.0,
+                0.0,
+                resps,
+                respf,
+                lat_r,
+                rng,
+                ctl,
+            )
+            return
+        ords[slot, O_ID] = oid
+        ords[slot, O_INST] = inst
+        ords[slot, O_SIDE] = side
+        ords[slot, O_PRICE] = price if tif != TIF_MARKET else 0
+        ords[slot, O_QTY] = qty
+        ords[slot, O_FILLED] = 0
+        ords[slot, O_STATUS] = ST_NEW
+        ords[slot, O_TIF] = tif
+        ords[slot, O_ACTIVE] = 1
+        ords[slot, O_L1T] = t
+        ords[slot, O_SEQ] = ctl[C_SEQ]
+        ctl[C_SEQ] += 1
+        acci[inst, AI_OPEN] += 1
+        _emit(
+            t,
+            ords,
+            slot,
+            EV_ACCEPTED,
+            0,
+            0,
+            LIQ_NONE,
+            RJ_NONE,
+            0.0,
+            0.0,
+            resps,
+            respf,
+            lat_r,
+            rng,
+            ctl,
+        )
+        if tif != TIF_POST_ONLY:
+            limit = price
+            if tif == TIF_MARKET:
+                limit = INF if side > 0 else -INF
+            _take(t, ords, slot, limit, books, acci, accf, ip, resps, respf, lat_r, rng, ctl)
+        if ords[slot, O_FILLED] >= qty:
+            _free(ords, slot, acci)
+            return
+        if tif in (TIF_IOC, TIF_MARKET):
+            ords[slot, O_STATUS] = ST_EXPIRED
+            _emit(
+                t,
+                ords,
+                slot,
+                EV_EXPIRED,
+                0,
+                0,
+                LIQ_NONE,
+                RJ_NONE,
+                0.0,
+                0.0,
+                resps,
+                respf,
+                lat_r,
+                rng,
+                ctl,
+            )
+            _free(ords, slot, acci)
+            return
+        # Resting: everyone displayed at our price is ahead of us.
+        oqf[slot, Q_FRONT] = float(book_qty_at(bk, side, price))
+        oqf[slot, Q_CUMTRADE] = 0.0
+        return
+    slot = _find_order(ords, oid)
+    if kind == RQ_CANCEL:
+        if slot < 0:
+            # Already filled, cancelled or never accepted: the cancel lost the race.
+            _emit_raw(
+                t,
+                oid,
+                inst,
+                side,
+                0,
+                0,
+                0,
+                0,
+                EV_CANCEL_REJECTED,
+                0,
+                0,
+                LIQ_NONE,
+                RJ_UNKNOWN_ORDER,
+                0.0,
+                0.0,
+                resps,
+                respf,
+                lat_r,
+                rng,
+                ctl,
+            )
+            return
+        ords[slot, O_STATUS] = ST_CANCELED
+        _emit(
+            t,
+            ords,
+            slot,
+            EV_CANCELED,
+            0,
+            0,
+            LIQ_NONE,
+            RJ_NONE,
+            0.0,
+            0.0,
+            resps,
+            respf,
+            lat_r,
+            rng,
+            ctl,
+        )
+        _free(ords, slot, acci)
+        return
+    if kind == RQ_MODIFY:
+        reason = RJ_NONE
+        if slot < 0:
+            reason = RJ_UNKNOWN_ORDER
+        elif qty <= ords[slot, O_FILLED]:
+            reason = RJ_BAD_QTY
+        elif price <= 0:
+            reason = RJ_BAD_PRICE
+        else:
+            oside = ords[slot, O_SIDE]
+            if _crosses(bk, oside, price):
+                reason = RJ_POST_ONLY if ords[slot, O_TIF] == TIF_POST_ONLY else RJ_WOULD_CROSS
+            elif _self_cross(ords, inst, oside, price, slot):
+                reason = RJ_SELF_TRADE
+        if reason != RJ_NONE:
+            if slot >= 0:
+                _emit(
+                    t,
+                    ords,
+                    slot,
+                    EV_MODIFY_REJECTED,
+                    0,
+                    0,
+                    LIQ_NONE,
+                    reason,
+                    0.0,
+                    0.0,
+                    resps,
+                    respf,
+                    lat_r,
+                    rng,
+                    ctl,
+                )
+            else:
+                _emit_raw(
+                    t,
+                    oid,
+                    inst,
+                    side,
+                    price,
+                    qty,
+                    0,
+                    0,
+                    EV_MODIFY_REJECTED,
+                    0,
+                    0,
+                    LIQ_NONE,
+                    reason,
+                    0.0,
+                    0.0,
+                    resps,
+                    respf,
+                    lat_r,
+                    rng,
+                    ctl,
+                )
+            return
+        lose = price != ords[slot, O_PRICE] or qty > ords[slot, O_QTY]
+        ords[slot, O_PRICE] = price
+        ords[slot, O_QTY] = qty
+        if lose:
+            # Back of the queue at the (new) price, as a new order would be.
+            oqf[slot, Q_FRONT] = float(book_qty_at(bk, ords[slot, O_SIDE], price))
+            oqf[slot, Q_CUMTRADE] = 0.0
+            ords[slot, O_SEQ] = ctl[C_SEQ]
+            ctl[C_SEQ] += 1
+        _emit(
+            t,
+            ords,
+            slot,
+            EV_MODIFIED,
+            0,
+            0,
+            LIQ_NONE,
+            RJ_NONE,
+            0.0,
+            0.0,
+            resps,
+            respf,
+            lat_r,
+            rng,
+            ctl,
+        )
+
+
+@njit(cache=True)
+def _fill_rest(
+    t: int,
+    ords: np.ndarray,
+    slot: int,
+    acci: np.ndarray,
+    accf: np.ndarray,
+    ip: np.ndarray,
+    resps: np.ndarray,
+    respf: np.ndarray,
+    lat_r: np.ndarray,
+    rng: np.ndarray,
+    ctl: np.ndarray,
+) -> None:
+    leaves = ords[slot, O_QTY] - ords[slot, O_FILLED]
+    _fill(
+        t,
+        ords,
+        slot,
+        leaves,
+        ords[slot, O_PRICE],
+        LIQ_MAKER,
+        acci,
+        accf,
+        ip,
+        resps,
+        respf,
+        lat_r,
+        rng,
+        ctl,
+    )
+    _free(ords, slot, acci)
+
+
+@njit(cache=True)
+def _exchange_event(
+    i: int,
+    t: int,
+    ev: np.ndarray,
+    books: np.ndarray,
+    ords: np.ndarray,
+    oqf: np.ndarray,
+    acci: np.ndarray,
+    accf: np.ndarray,
+    ip: np.ndarray,
+    cfg: np.ndarray,
+    resps: np.ndarray,
+    respf: np.ndarray,
+    lat_r: np.ndarray,
+    rng: np.ndarray,
+    ctl: np.ndarray,
+) -> None:
+    """Apply market event ``i`` at exchange time ``t`` and let our resting orders react."""
+    r = ev[i]
+    inst = r.instrument
+    kind = r.kind
+    bk = books[inst]
+    depth_book = ip[inst, IP_BOOKSRC] == 0.0
+    has_orders = acci[inst, AI_OPEN] > 0
+    if kind in (_K_DEPTH, _K_SNAPSHOT):
+        if not depth_book:
+            return
+        old = book_apply(bk, r.side, r.price, r.qty)
+        if not has_orders:
+            return
+        model = ctl[C_QMODEL]
+        pw = cfg[CF_QPOW]
+        for s in range(ords.shape[0]):
+            if (
+                ords[s, O_ACTIVE] == 1
+                and ords[s, O_INST] == inst
+                and ords[s, O_SIDE] == r.side
+                and ords[s, O_PRICE] == r.price
+            ):
+                oqf[s, Q_FRONT] = queue_on_depth(
+                    model, pw, oqf[s, Q_FRONT], oqf[s, Q_CUMTRADE], old, r.qty
+                )
+                oqf[s, Q_CUMTRADE] = 0.0
+    elif kind == _K_CLEAR:
+        if not depth_book:
+            return
+        book_clear(bk, r.side)
+        if not has_orders:
+            return
+    elif kind == _K_BBO:
+        if depth_book:
+            return
+        if not has_orders:
+            book_clear(bk, 0)
+            if r.qty > 0:
+                book_apply(bk, 1, r.price, r.qty)
+            if r.qty2 > 0:
+                book_apply(bk, -1, r.price2, r.qty2)
+            return
+        # Each order's level size before the quote, to feed the queue model the change.
+        before = np.zeros(ords.shape[0], dtype=np.int64)
+        for s in range(ords.shape[0]):
+            if ords[s, O_ACTIVE] == 1 and ords[s, O_INST] == inst:
+                before[s] = book_qty_at(bk, ords[s, O_SIDE], ords[s, O_PRICE])
+        book_clear(bk, 0)
+        if r.qty > 0:
+            book_apply(bk, 1, r.price, r.qty)
+        if r.qty2 > 0:
+            book_apply(bk, -1, r.price2, r.qty2)
+        model = ctl[C_QMODEL]
+        pw = cfg[CF_QPOW]
+        for s in range(ords.shape[0]):
+            if ords[s, O_ACTIVE] == 1 and ords[s, O_INST] == inst:
+                new = book_qty_at(bk, ords[s, O_SIDE], ords[s, O_PRICE])
+                if before[s] != new:
+                    oqf[s, Q_FRONT] = queue_on_depth(
+                        model, pw, oqf[s, Q_FRONT], oqf[s, Q_CUMTRADE], before[s], new
+                    )
+                    oqf[s, Q_CUMTRADE] = 0.0
+    elif kind == _K_TRADE:
+        if not has_orders:
+            return
+        agg = r.side
+        for s in range(ords.shape[0]):
+            if ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
+                continue
+            oside = ords[s, O_SIDE]
+            if agg == oside:
+                continue  # a buyer lifting offers does not touch our bids
+            op = ords[s, O_PRICE]
+            through = (oside > 0 and r.price < op) or (oside < 0 and r.price > op)
+            if through:
+                # The aggressor swept our whole level to trade beyond it.
+                _fill_rest(t, ords, s, acci, accf, ip, resps, respf, lat_r, rng, ctl)
+            elif r.price == op:
+                front = oqf[s, Q_FRONT]
+                oqf[s, Q_FRONT] = max(0.0, front - r.qty)
+                oqf[s, Q_CUMTRADE] += r.qty
+                excess = int(r.qty - front) if r.qty > front else 0
+                if excess > 0:
+                    leaves = ords[s, O_QTY] - ords[s, O_FILLED]
+                    if excess >= leaves:
+                        _fill_rest(t, ords, s, acci, accf, ip, resps, respf, lat_r, rng, ctl)
+                    else:
+                        _fill(
+                            t,
+                            ords,
+                            s,
+                            excess,
+                            op,
+                            LIQ_MAKER,
+                            acci,
+                            accf,
+                            ip,
+                            resps,
+                            respf,
+                            lat_r,
+                            rng,
+                            ctl,
+                        )
+    if acci[inst, AI_OPEN] == 0:
+        return
+    # The displayed book reached through one of our orders: it would have been hit.
+    bid_p = book_best_bid(bk)[0]
+    ask_p = book_best_ask(bk)[0]
+    for s in range(ords.shape[0]):
+        if ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
+            continue
+        op = ords[s, O_PRICE]
+        if (ords[s, O_SIDE] > 0 and ask_p <= op) or (ords[s, O_SIDE] < 0 and bid_p >= op):
+            _fill_rest(t, ords, s, acci, accf, ip, resps, respf, lat_r, rng, ctl)
+    if ctl[C_QMODEL] == QM_L1:
+        _l1_fills(t, inst, bk, ords, acci, accf, ip, cfg, resps, respf, lat_r, rng, ctl)
+
+
+@njit(cache=True)
+def _l1_fills(
+    t: int,
+    inst: int,
+    bk: np.ndarray,
+    ords: np.ndarray,
+    acci: np.ndarray,
+    accf: np.ndarray,
+    ip: np.ndarray,
+    cfg: np.ndarray,
+    resps: np.ndarray,
+    respf: np.ndarray,
+    lat_r: np.ndarray,
+    rng: np.ndarray,
+    ctl: np.ndarray,
+) -> None:
+    """Quote-only data: fill each resting order with probability ``1 - exp(-λ(δ) dt)``,
+    ``λ(δ) = A e^(-kδ)``, δ ticks behind the touch of its own side (negative inside)."""
+    a = cfg[CF_L1_A]
+    kk = cfg[CF_L1_K]
+    bid_p, bid_q = book_best_bid(bk)
+    ask_p, ask_q = book_best_ask(bk)
+    for s in range(ords.shape[0]):
+        if ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
+            continue
+        dt = t - ords[s, O_L1T]
+        ords[s, O_L1T] = t
+        if dt <= 0:
+            continue
+        if ords[s, O_SIDE] > 0:
+            if bid_q == 0:
+                continue
+            delta = float(bid_p - ords[s, O_PRICE])
+        else:
+            if ask_q == 0:
+                continue
+            delta = float(ords[s, O_PRICE] - ask_p)
+        lam = a * np.exp(-kk * delta)
+        p = 1.0 - np.exp(-lam * dt * 1e-9)
+        if rng_uniform(rng) < p:
+            _fill_rest(t, ords, s, acci, accf, ip, resps, respf, lat_r, rng, ctl)
+
+
+# ===================================================================== state samples
+@njit(cache=True)
+def _record(
+    t: int,
+    books: np.ndarray,
+    ords: np.ndarray,
+    acci: np.ndarray,
+    accf: np.ndarray,
+    ip: np.ndarray,
+    slog_ts: np.ndarray,
+    slog: np.ndarray,
+    ctl: np.ndarray,
+) -> None:
+    n_inst = acci.shape[0]
+    for inst in range(n_inst):
+        k = ctl[C_SL_N]
+        slog_ts[k] = t
+        row = slog[k]
+        tick = ip[inst, IP_TNUM] / ip[inst, IP_TDEN]
+        lot = ip[inst, IP_LNUM] / ip[inst, IP_LDEN]
+        mid = book_mid(books[inst]) * tick
+        pos = acci[inst, AI_POS] * lot
+        cash = accf[inst, AF_CASH]
+        row[S_INST] = inst
+        row[S_MID] = mid
+        row[S_POS] = pos
+        row[S_CASH] = cash
+        row[S_FEES] = accf[inst, AF_FEES]
+        row[S_NOTIONAL] = accf[inst, AF_NOTIONAL]
+        if pos == 0.0:
+            row[S_EQUITY] = cash
+        elif ip[inst, IP_CTYPE] == CT_INVERSE:
+            row[S_EQUITY] = cash - pos * ip[inst, IP_CSIZE] / mid
+        else:
+            row[S_EQUITY] = cash + pos * mid * ip[inst, IP_CSIZE]
+        best_b = -INF
+        best_a = INF
+        bq = 0
+        aq = 0
+        if acci[inst, AI_OPEN] > 0:
+            for s in range(ords.shape[0]):
+                if ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
+                    continue
+                p = ords[s, O_PRICE]
+                lv = ords[s, O_QTY] - ords[s, O_FILLED]
+                if ords[s, O_SIDE] > 0:
+                    if p > best_b:
+                        best_b = p
+                        bq = lv
+                    elif p == best_b:
+                        bq += lv
+                else:
+                    if p < best_a:
+                        best_a = p
+                        aq = lv
+                    elif p == best_a:
+                        aq += lv
+        row[S_BID] = best_b * tick if bq > 0 else np.nan
+        row[S_ASK] = best_a * tick if aq > 0 else np.nan
+        row[S_BID_QTY] = bq * lot
+        row[S_ASK_QTY] = aq * lot
+        ctl[C_SL_N] = k + 1
+
+
+# ===================================================================== local side
+@njit(cache=True)
+def _local_event(
+    i: int, ev: np.ndarray, lbooks: np.ndarray, acci: np.ndarray, ip: np.ndarray, ctl: np.ndarray
+) -> int:
+    """Apply event ``i`` to the strategy's view; return the wake-up reason (0: none)."""
+    r = ev[i]
+    inst = r.instrument
+    kind = r.kind
+    lb = lbooks[inst]
+    depth_book = ip[inst, IP_BOOKSRC] == 0.0
+    if kind == _K_TRADE:
+        return W_TRADE if ctl[C_SUB_TRADE] != 0 else 0
+    changed = False
+    if kind in (_K_DEPTH, _K_SNAPSHOT):
+        if depth_book:
+            book_apply(lb, r.side, r.price, r.qty)
+            changed = True
+    elif kind == _K_CLEAR:
+        if depth_book:
+            book_clear(lb, r.side)
+            changed = True
+    elif kind == _K_BBO and not depth_book:
+        book_clear(lb, 0)
+        if r.qty > 0:
+            book_apply(lb, 1, r.price, r.qty)
+        if r.qty2 > 0:
+            book_apply(lb, -1, r.price2, r.qty2)
+        changed = True
+    if not changed:
+        return 0
+    # Hold wake-ups while a snapshot is still being rebuilt (its next row is of the same book).
+    if i + 1 < ev.shape[0]:
+        nk = ev[i + 1].kind
+        if (
+            (kind in (_K_CLEAR, _K_SNAPSHOT))
+            and nk == _K_SNAPSHOT
+            and (ev[i + 1].instrument == inst)
+        ):
+            return 0
+    if ctl[C_SUB_QUOTE] != 0:
+        bp, bq = book_best_bid(lb)
+        ap, aq = book_best_ask(lb)
+        if (
+            bp != acci[inst, AI_LBB]
+            or bq != acci[inst, AI_LBBQ]
+            or ap != acci[inst, AI_LBA]
+            or aq != acci[inst, AI_LBAQ]
+        ):
+            acci[inst, AI_LBB] = bp
+            acci[inst, AI_LBBQ] = bq
+            acci[inst, AI_LBA] = ap
+            acci[inst, AI_LBAQ] = aq
+            return W_QUOTE
+    if ctl[C_SUB_BOOK] != 0:
+        return W_BOOK
+    return 0
+
+
+# ===================================================================== the loop
+@njit(cache=True)
+def _assign_arrivals(reqs: np.ndarray, lat_e: np.ndarray, rng: np.ndarray, ctl: np.ndarray) -> None:
+    cap = reqs.shape[0]
+    for k in range(ctl[C_RQ_ASSIGNED], ctl[C_RQ_TAIL]):
+        j = k % cap
+        sent = reqs[j, R_SENT]
+        arrive = sent + latency_at(ctl[C_LAT_E], lat_e, sent, rng)
+        # Requests travel one connection: they arrive in the order they were sent.
+        if arrive < ctl[C_LAST_ARR]:
+            arrive = ctl[C_LAST_ARR]
+        ctl[C_LAST_ARR] = arrive
+        reqs[j, R_ARRIVE] = arrive
+    ctl[C_RQ_ASSIGNED] = ctl[C_RQ_TAIL]
+
+
+@njit(cache=True)
+def run(
+    ev: np.ndarray,
+    ex: np.ndarray,
+    books: np.ndarray,
+    lbooks: np.ndarray,
+    ords: np.ndarray,
+    oqf: np.ndarray,
+    reqs: np.ndarray,
+    resps: np.ndarray,
+    respf: np.ndarray,
+    slog_ts: np.ndarray,
+    slog: np.ndarray,
+    acci: np.ndarray,
+    accf: np.ndarray,
+    ip: np.ndarray,
+    cfg: np.ndarray,
+    lat_e: np.ndarray,
+    lat_r: np.ndarray,
+    rng: np.ndarray,
+    ctl: np.ndarray,
+) -> int:
+    """Advance the simulation over the buffer ``ev`` until the strategy must wake up.
+
+    ``ex`` holds each row's exchange processing time (non-decreasing, ``<= ts_local``). The
+    exchange cursor applies rows at ``ex``, the local cursor at ``ts_local``; requests arrive at
+    the exchange, and responses at the strategy, at times given by the latency models. The
+    earliest of all pending happenings is processed next; ties go exchange data, request,
+    response, local data, timer. Returns the wake-up reason (also in ``ctl[C_REASON]``).
+    """
+    _assign_arrivals(reqs, lat_e, rng, ctl)
+    n = ev.shape[0]
+    local = ctl[C_LOCAL] != 0
+    rcap = reqs.shape[0]
+    pcap = resps.shape[0]
+    scap = slog.shape[0]
+    n_inst = acci.shape[0]
+    rec_int = ctl[C_REC_INT]
+    il = ctl[C_IL]
+    ix = ctl[C_IX]
+    final = ctl[C_FINAL] != 0
+    reason = 0
+    while True:
+        if ix >= n and not final:
+            reason = W_NEED_DATA
+            break
+        t_x = ex[ix] if ix < n else INF
+        t_l = (ev[il].ts_local if il < n else INF) if local else INF
+        rh = ctl[C_RQ_HEAD]
+        t_q = reqs[rh % rcap, R_ARRIVE] if rh < ctl[C_RQ_TAIL] else INF
+        rd = ctl[C_RS_DELIV]
+        t_r = resps[rd % pcap, E_TS_LOCAL] if rd < ctl[C_RS_TAIL] else INF
+        t_tm = ctl[C_TIMER]
+        t = min(t_x, t_q, t_r, t_l, t_tm)
+        if final and (t == INF or t > ctl[C_END_T]):
+            reason = W_END
+            break
+        if rec_int > 0:
+            if ctl[C_NEXT_REC] == INF:
+                ctl[C_NEXT_REC] = (t // rec_int + 1) * rec_int
+            if ctl[C_NEXT_REC] <= t:
+                if ctl[C_SL_N] + n_inst > scap:
+                    reason = W_LOG_FULL
+                    break
+                _record(ctl[C_NEXT_REC], books, ords, acci, accf, ip, slog_ts, slog, ctl)
+                ctl[C_NEXT_REC] += rec_int
+                continue
+        if t_x == t:
+            _exchange_event(
+                ix, t, ev, books, ords, oqf, acci, accf, ip, cfg, resps, respf, lat_r, rng, ctl
+            )
+            ix += 1
+            ctl[C_EVENTS] += 1
+            if ctl[C_ERROR] != 0:
+                reason = W_ERROR
+                break
+            continue
+        if t_q == t:
+            _process_request(
+                rh, reqs, books, ords, oqf, acci, accf, ip, resps, respf, lat_r, rng, ctl
+            )
+            ctl[C_RQ_HEAD] = rh + 1
+            if ctl[C_ERROR] != 0:
+                reason = W_ERROR
+                break
+            continue
+        if t_r == t:
+            # Deliver every response due now in one wake-up.
+            any_fill = False
+            while ctl[C_RS_DELIV] < ctl[C_RS_TAIL]:
+                j = ctl[C_RS_DELIV] % pcap
+                if resps[j, E_TS_LOCAL] != t:
+                    break
+                if resps[j, E_EVENT] == EV_FILL:
+                    acci[resps[j, E_INST], AI_LPOS] += resps[j, E_SIDE] * resps[j, E_LAST_QTY]
+                    any_fill = True
+                ctl[C_RS_DELIV] += 1
+            ctl[C_NOW] = t
+            # SUB_ORDER: 0 never wake, 1 wake for fills, 2 wake for every order event.
+            sub = ctl[C_SUB_ORDER]
+            if sub == 2 or (sub == 1 and any_fill):
+                reason = W_ORDER
+                break
+            continue
+        if t_l == t:
+            w = _local_event(il, ev, lbooks, acci, ip, ctl)
+            ctl[C_R_INST] = ev[il].instrument
+            ctl[C_R_IDX] = il
+            il += 1
+            ctl[C_NOW] = t
+            if w != 0:
+                reason = w
+                break
+            continue
+        # timer
+        ctl[C_TIMER] = INF
+        ctl[C_NOW] = t
+        reason = W_TIMER
+        break
+    if not local:
+        il = ix  # nothing is read at local time: the local cursor just follows
+    ctl[C_IL] = il
+    ctl[C_IX] = ix
+    ctl[C_REASON] = reason
+    return reason
+
+
+@njit(cache=True)
+def exchange_times(ev: np.ndarray, carry: int, out: np.ndarray) -> int:
+    """Exchange processing times: the running max of ``ts_exchange`` (exchange data is applied
+    in arrival order), clamped to ``ts_local`` (negative feed latency from unsynced clocks).
+    Returns the carry (last value) for the next chunk."""
+    m = carry
+    for i in range(ev.shape[0]):
+        te = ev[i].ts_exchange
+        if te > m:
+            m = te
+        tl = ev[i].ts_local
+        out[i] = m if m < tl else tl
+    return m

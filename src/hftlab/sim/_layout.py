@@ -1,0 +1,215 @@
+"""Column indices and codes shared by the compiled core and its Python wrappers.
+
+Plain module-level ints: numba freezes them as compile-time constants.
+"""
+
+from __future__ import annotations
+
+INF = 9_223_372_036_854_775_807  # int64 max: "never"
+
+# ---------------------------------------------------------------- order types (time in force)
+TIF_GTC = 0
+TIF_POST_ONLY = 1
+TIF_IOC = 2
+TIF_MARKET = 3
+
+# ---------------------------------------------------------------- order status
+ST_PENDING = 0  # local only: sent, not yet acknowledged
+ST_NEW = 1
+ST_PARTIAL = 2
+ST_FILLED = 3
+ST_CANCELED = 4
+ST_REJECTED = 5
+ST_EXPIRED = 6
+
+# ---------------------------------------------------------------- order events (responses)
+EV_ACCEPTED = 1
+EV_FILL = 2
+EV_CANCELED = 3
+EV_REJECTED = 4
+EV_EXPIRED = 5
+EV_MODIFIED = 6
+EV_CANCEL_REJECTED = 7
+EV_MODIFY_REJECTED = 8
+
+# ---------------------------------------------------------------- reject reasons
+RJ_NONE = 0
+RJ_POST_ONLY = 1  # a post-only order (or a modify) would have crossed the book
+RJ_SELF_TRADE = 2  # the order would rest through our own opposite order
+RJ_UNKNOWN_ORDER = 3  # cancel/modify of an order no longer open (filled, cancelled): lost race
+RJ_BAD_QTY = 4
+RJ_BAD_PRICE = 5
+RJ_TOO_MANY_ORDERS = 6
+RJ_WOULD_CROSS = 7  # a modify to a price that would cross
+
+# ---------------------------------------------------------------- liquidity
+LIQ_NONE = 0
+LIQ_MAKER = 1
+LIQ_TAKER = 2
+
+# ---------------------------------------------------------------- request kinds
+RQ_NEW = 1
+RQ_CANCEL = 2
+RQ_MODIFY = 3
+
+# ---------------------------------------------------------------- exchange-side order table
+O_ID = 0
+O_INST = 1
+O_SIDE = 2
+O_PRICE = 3
+O_QTY = 4
+O_FILLED = 5
+O_STATUS = 6
+O_TIF = 7
+O_ACTIVE = 8
+O_L1T = 9  # last time the L1 fill model was evaluated for this order
+O_SEQ = 10  # acceptance sequence (priority among our own orders)
+O_NF = 11
+# float companion (queue state)
+Q_FRONT = 0  # lots estimated ahead of us at our price
+Q_CUMTRADE = 1  # traded lots at our price since the last depth update (avoids double counting)
+Q_NF = 2
+
+# ---------------------------------------------------------------- request ring (int64)
+R_KIND = 0
+R_ID = 1
+R_INST = 2
+R_SIDE = 3
+R_PRICE = 4
+R_QTY = 5
+R_TIF = 6
+R_SENT = 7  # local time sent
+R_ARRIVE = 8  # exchange time of arrival (assigned by the core)
+R_NF = 9
+
+# ---------------------------------------------------------------- response ring / order log
+E_TS_EXCH = 0
+E_TS_LOCAL = 1
+E_ID = 2
+E_INST = 3
+E_SIDE = 4
+E_PRICE = 5
+E_QTY = 6
+E_FILLED = 7
+E_STATUS = 8
+E_EVENT = 9
+E_LAST_QTY = 10
+E_LAST_PRICE = 11
+E_LIQ = 12
+E_REASON = 13
+E_NF = 14
+# float companion
+EF_FEE = 0
+EF_CASH_DELTA = 1  # signed change of cash from this fill, fee excluded
+EF_NF = 2
+
+# ---------------------------------------------------------------- accounts
+AI_POS = 0  # exchange-side position, lots (the truth)
+AI_LPOS = 1  # position as the strategy knows it (fills delivered), lots
+AI_NFILLS = 2
+AI_VOL = 3  # traded lots
+AI_OPEN = 4  # open orders at the exchange
+AI_LBB = 5  # last best bid/ask (price, qty) reported to the strategy
+AI_LBBQ = 6
+AI_LBA = 7
+AI_LBAQ = 8
+AI_NF = 9
+AF_CASH = 0
+AF_FEES = 1
+AF_NOTIONAL = 2
+AF_NF = 3
+
+# ---------------------------------------------------------------- instrument params (float64)
+IP_TNUM = 0  # price = ticks * TNUM / TDEN (exact ratio of the tick size)
+IP_TDEN = 1
+IP_LNUM = 2
+IP_LDEN = 3
+IP_CSIZE = 4
+IP_CTYPE = 5  # 0 spot, 1 linear, 2 inverse
+IP_MAKER = 6
+IP_TAKER = 7
+IP_BOOKSRC = 8  # 0 depth events build the book, 1 BBO events do
+IP_NF = 9
+CT_SPOT = 0
+CT_LINEAR = 1
+CT_INVERSE = 2
+
+# ---------------------------------------------------------------- queue models
+QM_RISK_AVERSE = 0
+QM_PROB_POWER = 1
+QM_PROB_LOG = 2
+QM_L1 = 3
+
+# ---------------------------------------------------------------- latency kinds
+LAT_CONSTANT = 0
+LAT_EMPIRICAL = 1
+LAT_SERIES = 2
+
+# ---------------------------------------------------------------- float config
+CF_QPOW = 0
+CF_L1_A = 1  # fills per second at the touch
+CF_L1_K = 2  # decay per tick of distance
+CF_NF = 3
+
+# ---------------------------------------------------------------- control block (int64)
+C_IL = 0  # local cursor in the current buffer
+C_IX = 1  # exchange cursor
+C_FINAL = 2  # 1: no more data after this buffer
+C_NOW = 3  # local time of the last wake-up (the strategy's "now")
+C_TIMER = 4  # next timer (local time), INF if none
+C_NEXT_REC = 5
+C_REC_INT = 6
+C_RQ_HEAD = 7
+C_RQ_TAIL = 8
+C_RQ_ASSIGNED = 9
+C_LAST_ARR = 10
+C_RS_TAIL = 11
+C_RS_DELIV = 12
+C_RS_DRAIN = 13
+C_LAST_DELIV = 14
+C_SL_N = 15
+C_REASON = 16
+C_R_INST = 17
+C_R_IDX = 18
+C_LOCAL = 19  # maintain local books and wake the strategy
+C_SUB_QUOTE = 20
+C_SUB_TRADE = 21
+C_SUB_BOOK = 22
+C_SUB_ORDER = 23
+C_END_T = 24  # last ts_local of the data (valid once C_FINAL)
+C_QMODEL = 25
+C_LAT_E = 26
+C_LAT_R = 27
+C_EVENTS = 28  # market events applied at the exchange
+C_SEQ = 29
+C_NEXT_ID = 30
+C_ERROR = 31  # nonzero: an engine failure code (see ERR_*)
+C_NF = 32
+
+# ---------------------------------------------------------------- wake-up reasons
+W_NEED_DATA = 1
+W_END = 2
+W_TIMER = 3
+W_QUOTE = 4
+W_TRADE = 5
+W_BOOK = 6
+W_ORDER = 7
+W_LOG_FULL = 8
+W_ERROR = 9
+
+ERR_RESP_RING_FULL = 1
+ERR_ORDER_TABLE_FULL = 2
+
+# ---------------------------------------------------------------- state samples (float64)
+S_INST = 0
+S_MID = 1
+S_POS = 2
+S_CASH = 3
+S_FEES = 4
+S_EQUITY = 5
+S_BID = 6  # our best resting bid (price), NaN if none
+S_ASK = 7
+S_BID_QTY = 8  # our open bid size at that price
+S_ASK_QTY = 9
+S_NOTIONAL = 10
+S_NF = 11

@@ -1,0 +1,273 @@
+"""``SimCore``: the arrays of one simulation and the Python side of the compiled loop.
+
+The same object drives a backtest (chunks from the store) and the live paper engine (chunks
+from the bus): feed chunks with :meth:`feed`, call :meth:`step` until it asks for data or
+reports a wake-up, submit requests in between.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from hftlab.book import book_new
+from hftlab.errors import EngineError
+from hftlab.events import EVENT_DTYPE, ContractType, Instrument
+from hftlab.sim import _core
+from hftlab.sim import _layout as L
+from hftlab.sim.config import SimConfig
+
+log = logging.getLogger(__name__)
+
+_CTYPE = {
+    ContractType.SPOT: L.CT_SPOT,
+    ContractType.LINEAR: L.CT_LINEAR,
+    ContractType.INVERSE: L.CT_INVERSE,
+}
+
+_REQ_CAP = 4096
+_RESP_CAP = 1 << 16
+_SLOG_CAP = 1 << 15
+
+
+class SimCore:
+    """One simulated exchange session over ``instruments``.
+
+    Parameters
+    ----------
+    instruments
+        In the order of the events' ``instrument`` column.
+    config
+        Simulator settings.
+    book_from_bbo
+        Per instrument: True if its book is built from BBO events (quote-only data), False if
+        from depth events. BBO rows of a depth-built instrument only wake the strategy.
+    local
+        Maintain the strategy's (local-time) books and wake-ups. False for raw replay.
+    """
+
+    def __init__(
+        self,
+        instruments: Sequence[Instrument],
+        config: SimConfig | None = None,
+        *,
+        book_from_bbo: Sequence[bool] | None = None,
+        local: bool = True,
+    ) -> None:
+        self.instruments = list(instruments)
+        self.config = config = config or SimConfig()
+        n = len(self.instruments)
+        if n == 0:
+            raise EngineError("no instruments to simulate")
+        cap = config.book_capacity
+        self.books = np.zeros((n, 2, 2, cap + 1), dtype=np.int64)
+        self.lbooks = np.zeros((n, 2, 2, cap + 1), dtype=np.int64) if local else book_new(16)[None]
+        self.ords = np.zeros((config.max_open_orders, L.O_NF), dtype=np.int64)
+        self.oqf = np.zeros((config.max_open_orders, L.Q_NF), dtype=np.float64)
+        self.reqs = np.zeros((_REQ_CAP, L.R_NF), dtype=np.int64)
+        self.resps = np.zeros((_RESP_CAP, L.E_NF), dtype=np.int64)
+        self.respf = np.zeros((_RESP_CAP, L.EF_NF), dtype=np.float64)
+        self.slog_ts = np.zeros(_SLOG_CAP, dtype=np.int64)
+        self.slog = np.zeros((_SLOG_CAP, L.S_NF), dtype=np.float64)
+        self.acci = np.zeros((n, L.AI_NF), dtype=np.int64)
+        self.accf = np.zeros((n, L.AF_NF), dtype=np.float64)
+        self.ip = np.zeros((n, L.IP_NF), dtype=np.float64)
+        bbo = list(book_from_bbo) if book_from_bbo is not None else [False] * n
+        for i, inst in enumerate(self.instruments):
+            tn, td = inst.tick_ratio
+            ln, ld = inst.lot_ratio
+            fees = config.fees_for(inst.venue, inst.symbol)
+            self.ip[i] = 0.0
+            self.ip[i, L.IP_TNUM], self.ip[i, L.IP_TDEN] = tn, td
+            self.ip[i, L.IP_LNUM], self.ip[i, L.IP_LDEN] = ln, ld
+            self.ip[i, L.IP_CSIZE] = inst.contract_size
+            self.ip[i, L.IP_CTYPE] = _CTYPE[ContractType(inst.contract_type)]
+            self.ip[i, L.IP_MAKER] = fees.maker
+            self.ip[i, L.IP_TAKER] = fees.taker
+            self.ip[i, L.IP_BOOKSRC] = 1.0 if bbo[i] else 0.0
+        self.cfg = np.zeros(L.CF_NF, dtype=np.float64)
+        self.cfg[L.CF_QPOW] = config.queue_power
+        self.cfg[L.CF_L1_A] = config.l1_a
+        self.cfg[L.CF_L1_K] = config.l1_k
+        self.lat_e = config.entry_latency.table()
+        self.lat_r = config.response_latency.table()
+        # xorshift state must be nonzero; mix the seed so that nearby seeds differ at once.
+        seed = (int(config.seed) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % (1 << 64)
+        self.rng = np.array([seed or 1], dtype=np.uint64)
+        ctl = self.ctl = np.zeros(L.C_NF, dtype=np.int64)
+        ctl[L.C_TIMER] = L.INF
+        ctl[L.C_NEXT_REC] = L.INF
+        ctl[L.C_REC_INT] = round(config.record_interval_ms * 1e6)
+        ctl[L.C_LOCAL] = 1 if local else 0
+        ctl[L.C_QMODEL] = config.queue_model_code
+        ctl[L.C_LAT_E] = config.entry_latency.kind_code()
+        ctl[L.C_LAT_R] = config.response_latency.kind_code()
+        ctl[L.C_LAST_ARR] = -L.INF
+        ctl[L.C_LAST_DELIV] = -L.INF
+        ctl[L.C_NEXT_ID] = 1
+        ctl[L.C_END_T] = -L.INF
+        self.acci[:, L.AI_LBB] = -1
+        self.ev = np.zeros(0, dtype=EVENT_DTYPE)
+        self.ex = np.zeros(0, dtype=np.int64)
+        self._carry = -L.INF
+        self._last_local = -L.INF
+
+    # ------------------------------------------------------------------ data
+    def feed(self, chunk: np.ndarray | None) -> None:
+        """Append a chunk of :data:`EVENT_DTYPE` rows (ts_local order); ``None`` ends the data."""
+        ctl = self.ctl
+        if chunk is None:
+            ctl[L.C_FINAL] = 1
+            ctl[L.C_END_T] = self._last_local
+            return
+        if chunk.dtype != EVENT_DTYPE:
+            raise EngineError(f"chunk dtype {chunk.dtype} is not EVENT_DTYPE")
+        if len(chunk) == 0:
+            return
+        tl = chunk["ts_local"]
+        if tl[0] < self._last_local or np.any(tl[1:] < tl[:-1]):
+            bad = 0 if tl[0] < self._last_local else int(np.flatnonzero(tl[1:] < tl[:-1])[0]) + 1
+            raise EngineError(
+                f"events out of ts_local order at row {bad} of a chunk "
+                f"({int(tl[bad])} after {int(self._last_local if bad == 0 else tl[bad - 1])})"
+            )
+        inst = chunk["instrument"]
+        if int(inst.min()) < 0 or int(inst.max()) >= len(self.instruments):
+            raise EngineError(
+                f"event instrument index {int(inst.max())} outside the {len(self.instruments)} "
+                "instruments of the run"
+            )
+        self._last_local = int(tl[-1])
+        new_ex = np.empty(len(chunk), dtype=np.int64)
+        self._carry = int(_core.exchange_times(chunk, self._carry, new_ex))
+        il = int(ctl[L.C_IL])
+        # Keep the rows the local cursor has not reached: the exchange cursor runs ahead of it
+        # by the feed latency, so the carried part is small.
+        if il >= len(self.ev):
+            self.ev, self.ex = chunk, new_ex
+        else:
+            self.ev = np.concatenate([self.ev[il:], chunk])
+            self.ex = np.concatenate([self.ex[il:], new_ex])
+        ctl[L.C_IX] -= il
+        ctl[L.C_IL] = 0
+
+    def step(self) -> int:
+        """Run until the next wake-up; returns its reason (``W_*`` in :mod:`._layout`)."""
+        reason = int(
+            _core.run(
+                self.ev,
+                self.ex,
+                self.books,
+                self.lbooks,
+                self.ords,
+                self.oqf,
+                self.reqs,
+                self.resps,
+                self.respf,
+                self.slog_ts,
+                self.slog,
+                self.acci,
+                self.accf,
+                self.ip,
+                self.cfg,
+                self.lat_e,
+                self.lat_r,
+                self.rng,
+                self.ctl,
+            )
+        )
+        if reason == L.W_ERROR:
+            code = int(self.ctl[L.C_ERROR])
+            what = {
+                L.ERR_RESP_RING_FULL: "the response ring overflowed (responses not drained)",
+                L.ERR_ORDER_TABLE_FULL: "the order table is full",
+            }.get(code, f"error code {code}")
+            raise EngineError(f"simulation core failed: {what}")
+        return reason
+
+    # -------------------------------------------------------------- requests
+    @property
+    def now(self) -> int:
+        return int(self.ctl[L.C_NOW])
+
+    def _push(
+        self, kind: int, oid: int, inst: int, side: int, price: int, qty: int, tif: int
+    ) -> None:
+        ctl = self.ctl
+        tail = int(ctl[L.C_RQ_TAIL])
+        if tail - int(ctl[L.C_RQ_HEAD]) >= _REQ_CAP:
+            raise EngineError(f"more than {_REQ_CAP} requests in flight")
+        self.reqs[tail % _REQ_CAP, : L.R_ARRIVE + 1] = (
+            kind,
+            oid,
+            inst,
+            side,
+            price,
+            qty,
+            tif,
+            ctl[L.C_NOW],
+            L.INF,
+        )
+        ctl[L.C_RQ_TAIL] = tail + 1
+
+    def submit(self, inst: int, side: int, price: int, qty: int, tif: int) -> int:
+        """Send a new order now (local time); returns its id."""
+        oid = int(self.ctl[L.C_NEXT_ID])
+        self.ctl[L.C_NEXT_ID] = oid + 1
+        self._push(L.RQ_NEW, oid, inst, side, price, qty, tif)
+        return oid
+
+    def cancel(self, oid: int, inst: int, side: int) -> None:
+        self._push(L.RQ_CANCEL, oid, inst, side, 0, 0, 0)
+
+    def modify(self, oid: int, inst: int, side: int, price: int, qty: int) -> None:
+        """Change price and/or total quantity (priority lost if the price changes or size grows)."""
+        self._push(L.RQ_MODIFY, oid, inst, side, price, qty, 0)
+
+    def set_timer(self, at: int) -> None:
+        self.ctl[L.C_TIMER] = max(int(at), int(self.ctl[L.C_NOW]))
+
+    # -------------------------------------------------------------- outputs
+    def drain_responses(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the responses delivered since the last drain (int and float columns)."""
+        ctl = self.ctl
+        lo, hi = int(ctl[L.C_RS_DRAIN]), int(ctl[L.C_RS_DELIV])
+        ctl[L.C_RS_DRAIN] = hi
+        if lo == hi:
+            return _EMPTY_RI, _EMPTY_RF
+        idx = np.arange(lo, hi) % _RESP_CAP
+        return self.resps[idx], self.respf[idx]
+
+    def drain_states(self) -> tuple[np.ndarray, np.ndarray]:
+        k = int(self.ctl[L.C_SL_N])
+        self.ctl[L.C_SL_N] = 0
+        return self.slog_ts[:k].copy(), self.slog[:k].copy()
+
+    def record_now(self, t: int) -> None:
+        """Append one state sample at ``t`` (the final sample of a run)."""
+        if self.ctl[L.C_SL_N] + len(self.instruments) > _SLOG_CAP:
+            raise EngineError("state log full: drain before recording")
+        _core._record(
+            t,
+            self.books,
+            self.ords,
+            self.acci,
+            self.accf,
+            self.ip,
+            self.slog_ts,
+            self.slog,
+            self.ctl,
+        )
+
+    @property
+    def events_processed(self) -> int:
+        return int(self.ctl[L.C_EVENTS])
+
+    def position_lots(self, inst: int, *, local: bool = True) -> int:
+        return int(self.acci[inst, L.AI_LPOS if local else L.AI_POS])
+
+
+_EMPTY_RI = np.zeros((0, L.E_NF), dtype=np.int64)
+_EMPTY_RF = np.zeros((0, L.EF_NF), dtype=np.float64)

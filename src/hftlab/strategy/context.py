@@ -1,0 +1,320 @@
+"""The context a strategy acts through: time, books, position, orders, timers.
+
+Everything here is the strategy's *local* view: books as of the data received by ``now``
+(``ts_local``), orders and position as of the responses received. Requests are sent at
+``now`` and reach the exchange after the entry latency.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from hftlab.book import (
+    book_best_ask,
+    book_best_bid,
+    book_depth,
+    book_imbalance,
+    book_micro_price,
+    book_mid,
+)
+from hftlab.events import Instrument
+from hftlab.sim import _layout as L
+from hftlab.sim.core import SimCore
+from hftlab.strategy import TIF_CODES, Fill, Order, OrderStatus
+
+log = logging.getLogger("hftlab.strategy")
+
+_EPS = 1e-9  # tolerance (in ticks/lots) for prices that are on the grid up to float error
+
+
+class BookView:
+    """Read-only view of one instrument's local book, in prices (floats) or ticks."""
+
+    __slots__ = ("_arr", "_lot", "_tick", "instrument")
+
+    def __init__(self, arr: np.ndarray, instrument: Instrument) -> None:
+        self._arr = arr
+        self.instrument = instrument
+        tn, td = instrument.tick_ratio
+        ln, ld = instrument.lot_ratio
+        self._tick = (tn, td)
+        self._lot = (ln, ld)
+
+    def _p(self, ticks: float) -> float:
+        return ticks * self._tick[0] / self._tick[1]
+
+    def _q(self, lots: int) -> float:
+        return lots * self._lot[0] / self._lot[1]
+
+    @property
+    def best_bid_ticks(self) -> tuple[int, int]:
+        """``(price ticks, qty lots)``; qty 0 if no bids."""
+        return book_best_bid(self._arr)
+
+    @property
+    def best_ask_ticks(self) -> tuple[int, int]:
+        return book_best_ask(self._arr)
+
+    @property
+    def has_both_sides(self) -> bool:
+        return self._arr[0, 0, 0] > 0 and self._arr[1, 0, 0] > 0
+
+    @property
+    def best_bid(self) -> float:
+        """Best bid price; NaN if no bids."""
+        p, q = book_best_bid(self._arr)
+        return self._p(p) if q else math.nan
+
+    @property
+    def best_ask(self) -> float:
+        p, q = book_best_ask(self._arr)
+        return self._p(p) if q else math.nan
+
+    @property
+    def bid_qty(self) -> float:
+        return self._q(book_best_bid(self._arr)[1])
+
+    @property
+    def ask_qty(self) -> float:
+        return self._q(book_best_ask(self._arr)[1])
+
+    @property
+    def mid(self) -> float:
+        return self._p(book_mid(self._arr))
+
+    @property
+    def spread_ticks(self) -> int:
+        (b, bq), (a, aq) = book_best_bid(self._arr), book_best_ask(self._arr)
+        return a - b if bq and aq else 0
+
+    @property
+    def micro_price(self) -> float:
+        """Size-weighted mid (see :func:`hftlab.book.book_micro_price`)."""
+        return self._p(book_micro_price(self._arr))
+
+    @property
+    def imbalance(self) -> float:
+        return float(book_imbalance(self._arr))
+
+    def depth(self, side: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Best ``n`` levels of ``side`` (+1 bids, -1 asks) as (prices, qtys), best first."""
+        pr = np.empty(n, dtype=np.int64)
+        qt = np.empty(n, dtype=np.int64)
+        m = book_depth(self._arr, side, pr, qt)
+        return (
+            pr[:m] * self._tick[0] / self._tick[1],
+            qt[:m] * self._lot[0] / self._lot[1],
+        )
+
+
+class Context:
+    """What a strategy sees and does. Created by the engine; one per strategy per run."""
+
+    def __init__(self, core: SimCore, on_error: Callable[[str], None] | None = None) -> None:
+        self._core = core
+        self.instruments: list[Instrument] = core.instruments
+        self._books = [BookView(core.lbooks[i], inst) for i, inst in enumerate(self.instruments)]
+        self._ticks = [inst.tick_ratio for inst in self.instruments]
+        self._lots = [inst.lot_ratio for inst in self.instruments]
+        self.orders: dict[int, Order] = {}  # open or pending, by id
+        self._timers: list[tuple[int, int, int]] = []  # (time, seq, period or 0)
+        self._timer_seq = 0
+        self.log = log
+        # Request log rows (now, id, inst, kind, side, ticks, lots, responses seen before it).
+        self.sent: list[tuple[int, int, int, int, int, int, int, int]] = []
+        self._n_resp = 0
+
+    # ------------------------------------------------------------------ time, data
+    @property
+    def now(self) -> int:
+        """Local time, ns since the epoch."""
+        return self._core.now
+
+    def book(self, instrument: int = 0) -> BookView:
+        return self._books[instrument]
+
+    def instrument_index(self, name: str) -> int:
+        """Index of an instrument by ``SYMBOL`` or ``VENUE/SYMBOL``."""
+        for i, inst in enumerate(self.instruments):
+            if name in (inst.symbol, inst.key):
+                return i
+        raise KeyError(f"no instrument {name!r} in this run")
+
+    def position(self, instrument: int = 0) -> float:
+        """Position in instrument units (base, or contracts) from the fills received."""
+        n, d = self._lots[instrument]
+        return self._core.position_lots(instrument) * n / d
+
+    def position_lots(self, instrument: int = 0) -> int:
+        return self._core.position_lots(instrument)
+
+    def open_orders(self, instrument: int | None = None) -> list[Order]:
+        """Orders sent and not known to be closed, oldest first."""
+        if instrument is None:
+            return list(self.orders.values())
+        return [o for o in self.orders.values() if o.instrument == instrument]
+
+    # ------------------------------------------------------------------ orders
+    def to_ticks(self, price: float, instrument: int = 0, *, side: int = 0) -> int:
+        """Price to ticks: buys round down, sells up (never more aggressive than asked)."""
+        n, d = self._ticks[instrument]
+        x = price * d / n
+        if side > 0:
+            return math.floor(x + _EPS)
+        if side < 0:
+            return math.ceil(x - _EPS)
+        return round(x)
+
+    def to_lots(self, qty: float, instrument: int = 0) -> int:
+        n, d = self._lots[instrument]
+        return round(qty * d / n)
+
+    def buy(
+        self, qty: float, price: float | None = None, *, instrument: int = 0, tif: str = "gtc"
+    ) -> Order:
+        """Send a buy: limit at ``price`` (``tif`` gtc, post_only or ioc) or market if None."""
+        return self._new(1, qty, price, instrument, tif)
+
+    def sell(
+        self, qty: float, price: float | None = None, *, instrument: int = 0, tif: str = "gtc"
+    ) -> Order:
+        """Send a sell; see :meth:`buy`."""
+        return self._new(-1, qty, price, instrument, tif)
+
+    def _new(self, side: int, qty: float, price: float | None, inst: int, tif: str) -> Order:
+        if price is None:
+            tif = "market"
+        code = TIF_CODES.get(tif)
+        if code is None:
+            raise ValueError(f"unknown tif {tif!r} (gtc, post_only, ioc, market)")
+        lots = self.to_lots(qty, inst)
+        if lots <= 0:
+            raise ValueError(f"order size {qty!r} is below one lot")
+        ticks = 0 if price is None else self.to_ticks(price, inst, side=side)
+        oid = self._core.submit(inst, side, ticks, lots, code)
+        order = Order(
+            oid, inst, side, ticks, lots, tif, self.now, self._ticks[inst], self._lots[inst]
+        )
+        self.orders[oid] = order
+        self.sent.append((self.now, oid, inst, L.RQ_NEW, side, ticks, lots, self._n_resp))
+        return order
+
+    def cancel(self, order: Order | int) -> None:
+        """Ask to cancel; the order stays open until the exchange confirms (it may fill first)."""
+        o = self.orders.get(order if isinstance(order, int) else order.id)
+        if o is None:
+            return  # already known closed
+        self._core.cancel(o.id, o.instrument, o.side)
+        self.sent.append((self.now, o.id, o.instrument, L.RQ_CANCEL, o.side, 0, 0, self._n_resp))
+
+    def cancel_all(self, instrument: int | None = None) -> None:
+        for o in self.open_orders(instrument):
+            self.cancel(o)
+
+    def modify(self, order: Order, *, price: float | None = None, qty: float | None = None) -> None:
+        """Change price and/or total size. A new price or a larger size loses queue priority."""
+        ticks = (
+            order.price_ticks
+            if price is None
+            else self.to_ticks(price, order.instrument, side=order.side)
+        )
+        lots = order.qty_lots if qty is None else self.to_lots(qty, order.instrument)
+        self._core.modify(order.id, order.instrument, order.side, ticks, lots)
+        self.sent.append(
+            (
+                self.now,
+                order.id,
+                order.instrument,
+                L.RQ_MODIFY,
+                order.side,
+                ticks,
+                lots,
+                self._n_resp,
+            )
+        )
+
+    # ------------------------------------------------------------------ timers
+    def set_timer(self, at: int) -> None:
+        """Wake ``on_timer`` once at local time ``at`` (ns)."""
+        self._add_timer(max(int(at), self.now), 0)
+
+    def every(self, interval: int, *, start: int | None = None) -> None:
+        """Wake ``on_timer`` every ``interval`` ns of simulated time (from ``start``)."""
+        if interval <= 0:
+            raise ValueError("timer interval must be positive")
+        first = self.now + interval if start is None else max(int(start), self.now)
+        self._add_timer(first, int(interval))
+
+    def _add_timer(self, at: int, period: int) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (at, self._timer_seq, period))
+        self._core.set_timer(self._timers[0][0])
+
+    def _due_timers(self) -> int:
+        """Pop the timers due now, reschedule periodic ones; return how many fired."""
+        now = self.now
+        fired = 0
+        while self._timers and self._timers[0][0] <= now:
+            at, _, period = heapq.heappop(self._timers)
+            fired += 1
+            if period:
+                nxt = at + period
+                if nxt <= now:  # catch up without firing a burst after a gap in the data
+                    nxt = now + period - (now - at) % period
+                self._timer_seq += 1
+                heapq.heappush(self._timers, (nxt, self._timer_seq, period))
+        if self._timers:
+            self._core.set_timer(self._timers[0][0])
+        return fired
+
+    # ------------------------------------------------------------------ responses
+    def _apply_responses(
+        self, ri: np.ndarray, rf: np.ndarray, on_fill: Callable | None, on_update: Callable | None
+    ) -> None:
+        """Update local orders from delivered responses and run the callbacks."""
+        for k in range(ri.shape[0]):
+            self._n_resp += 1
+            row = ri[k]
+            oid = int(row[L.E_ID])
+            order = self.orders.get(oid)
+            if order is None:
+                continue  # e.g. a cancel rejected after the fill closed the order
+            evk = int(row[L.E_EVENT])
+            ts_local = int(row[L.E_TS_LOCAL])
+            order.ts_update = ts_local
+            if evk in (L.EV_CANCEL_REJECTED, L.EV_MODIFY_REJECTED):
+                order.reject_reason = int(row[L.E_REASON])
+            else:
+                order.status = OrderStatus(int(row[L.E_STATUS]))
+                order.price_ticks = int(row[L.E_PRICE])
+                order.qty_lots = int(row[L.E_QTY])
+                order.filled_lots = int(row[L.E_FILLED])
+                if evk == L.EV_REJECTED:
+                    order.reject_reason = int(row[L.E_REASON])
+            if not order.is_open:
+                del self.orders[oid]
+            if evk == L.EV_FILL and on_fill is not None:
+                inst = order.instrument
+                tn, td = self._ticks[inst]
+                ln, ld = self._lots[inst]
+                on_fill(
+                    self,
+                    Fill(
+                        oid,
+                        inst,
+                        order.side,
+                        int(row[L.E_LAST_PRICE]) * tn / td,
+                        int(row[L.E_LAST_QTY]) * ln / ld,
+                        float(rf[k, L.EF_FEE]),
+                        int(row[L.E_LIQ]) == L.LIQ_MAKER,
+                        int(row[L.E_TS_EXCH]),
+                        ts_local,
+                    ),
+                )
+            if on_update is not None:
+                on_update(self, order)
