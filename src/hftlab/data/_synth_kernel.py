@@ -748,6 +748,8 @@ def run(
             fst[i, F_E] *= np.exp(-ip[i, I_H_BETA] * dt)
         gs[S_T] = t_new
         ts = start_ns + np.int64(np.floor(t_new * 1e9 + 0.5))
+        if emit and ts <= gi[GI_LAST_TS]:
+            ts = gi[GI_LAST_TS] + 1  # one exchange event per ns: a timestamp names one message
         # Pick the event in proportion to the rates in force since the previous event.
         x = _uniform(rng) * total
         if x < r_sw:

@@ -47,8 +47,8 @@ price ``f`` (in ticks). Competing event streams, intensities piecewise constant 
 
 A side is never emptied (a venue's book always has both). Parameters are in ``FLOW``, ``MARKET``
 and ``LATENCY`` below. A 30 s warm-up runs before the opening snapshot so the book starts in its
-stationary shape. With the defaults, 1M rows cover about 24 minutes of exchange time; ~73% depth,
-~5% trades, ~22% BBO.
+stationary shape. With the defaults, 1M rows cover about 22 minutes of exchange time; ~72% depth,
+~7% trades, ~21% BBO.
 
 Channels (store schemas of :mod:`hftlab.events`, venue ``synth``)
 -----------------------------------------------------------------
