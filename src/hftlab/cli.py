@@ -127,6 +127,59 @@ def inspect(
     render_report(report)
 
 
+# --------------------------------------------------------------------------- import
+@app.command("import")
+def import_(
+    src: Annotated[list[Path], typer.Argument(help="Input files (one recording per call).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Store directory (created if missing).")
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-f", help="binance-capture, binance-csv, tardis-csv or auto."),
+    ] = "auto",
+    venue: Annotated[
+        str | None, typer.Option(help="Venue (binance, binance-futures, binance-delivery, …).")
+    ] = None,
+    symbol: Annotated[str | None, typer.Option(help="Symbol (binance-csv only).")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="trades, aggTrades or bookTicker (binance-csv only).")
+    ] = None,
+    tick_size: Annotated[float | None, typer.Option(help="Price step (default: inferred).")] = None,
+    lot_size: Annotated[float | None, typer.Option(help="Size step (default: inferred).")] = None,
+    contract_size: Annotated[float | None, typer.Option(help="Contract size.")] = None,
+    skip_bad_lines: Annotated[
+        bool, typer.Option(help="Count and skip malformed lines instead of failing.")
+    ] = False,
+    validate: Annotated[
+        bool, typer.Option(help="Fail (exit 1) if the rebuilt book ever differs or crosses.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option(help="Parse, sync and validate; write nothing.")] = False,
+) -> None:
+    """Import real market data (raw Binance captures, Binance or Tardis CSV) into a store."""
+    from hftlab.data.importers import ImportOptions, import_files
+    from hftlab.data.importers.report import render_summary, validation_failed
+    from hftlab.errors import ConfigError
+
+    if out is None and not dry_run:
+        raise ConfigError("--out STORE is required (or --dry-run)")
+    opts = ImportOptions(
+        venue=venue,
+        tick_size=tick_size,
+        lot_size=lot_size,
+        contract_size=contract_size,
+        skip_bad_lines=skip_bad_lines,
+    )
+    extra = {k: v for k, v in (("symbol", symbol), ("dataset", dataset)) if v is not None}
+    summary = import_files(fmt, src, None if dry_run else out, options=opts, **extra)
+    render_summary(summary)
+    problems = validation_failed(summary)
+    if validate and problems:
+        for p in problems:
+            typer.echo(f"validation failed: {p}", err=True)
+        raise typer.Exit(1)
+
+
 # --------------------------------------------------------------------------- export
 @app.command()
 def export(

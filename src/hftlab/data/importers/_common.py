@@ -161,6 +161,18 @@ class ImportSummary:
         self.ignored[what] = self.ignored.get(what, 0) + n
 
 
+@dataclass
+class ImportOptions:
+    """Knobs shared by the importers."""
+
+    venue: str | None = None
+    tick_size: float | None = None
+    lot_size: float | None = None
+    contract_size: float | None = None
+    validate: bool = True
+    skip_bad_lines: bool = False
+
+
 # ----------------------------------------------------------------------------- instruments
 def infer_step(values: np.ndarray, *, max_decimals: int = 12) -> float | None:
     """The coarsest decimal step every value is a multiple of (None if there are no values).
@@ -181,7 +193,10 @@ def infer_step(values: np.ndarray, *, max_decimals: int = 12) -> float | None:
         x = v * 10.0**k
         r = np.rint(x)
         if np.all(np.abs(x - r) <= GRID_TOLERANCE * np.maximum(1.0, x * 1e-9)):
-            g = int(np.gcd.reduce(r.astype(np.int64)))
+            ints = np.unique(r.astype(np.int64))
+            # With one or two distinct values a GCD says nothing about the grid (a single
+            # price 8531.5 is not a tick): fall back to the decimal resolution.
+            g = int(np.gcd.reduce(ints)) if ints.shape[0] >= 3 else 1
             return float(Decimal(g) / Decimal(10**k))
     raise InstrumentError(
         f"values are not on any decimal grid up to {max_decimals} decimals (e.g. {v[0]!r})"

@@ -81,6 +81,7 @@ from hftlab.data.importers._common import (
     VENUE_COINM,
     VENUE_SPOT,
     VENUE_USDM,
+    ImportOptions,
     ImportSummary,
     InstrumentSummary,
     LatencyStats,
@@ -676,18 +677,6 @@ def _symbol_from_filename(path: Path) -> str:
 
 
 # ----------------------------------------------------------------------------- per symbol
-@dataclass
-class ImportOptions:
-    """Knobs shared by the importers."""
-
-    venue: str | None = None
-    tick_size: float | None = None
-    lot_size: float | None = None
-    contract_size: float | None = None
-    validate: bool = True
-    skip_bad_lines: bool = False
-
-
 def _arr(values: list[Any], dtype: Any) -> np.ndarray:
     return np.asarray(values, dtype=dtype) if values else np.zeros(0, dtype=dtype)
 
