@@ -136,19 +136,28 @@ class MicropriceModel(msgspec.Struct, frozen=True, kw_only=True):
         return row[bisect.bisect_right(self.edges, imbalance, 1, self.n_imbalance) - 1]
 
     def micro_price(self, bid: float, ask: float, bid_qty: float, ask_qty: float) -> float:
-        """Micro-price of one quote, in the unit of ``bid``/``ask``; O(1), plain Python.
+        """Micro-price ``mid + g*`` of one quote, in the unit of ``bid``/``ask``; O(1).
 
         A crossed/locked quote or one with no size gives the plain mid.
         """
+        return self._lookup(self.g, bid, ask, bid_qty, ask_qty)
+
+    def next_mid(self, bid: float, ask: float, bid_qty: float, ask_qty: float) -> float:
+        """Expected mid after the next mid change, ``mid + G1`` (the one-step estimator)."""
+        return self._lookup(self.g1, bid, ask, bid_qty, ask_qty)
+
+    def _lookup(
+        self, table: list[list[float]], bid: float, ask: float, bid_qty: float, ask_qty: float
+    ) -> float:
         m = (bid + ask) * 0.5
         total = bid_qty + ask_qty
         tick = self.tick_size
         spread = int((ask - bid) / tick + 0.5)  # rounds; crossed quotes give <= 0
         if total <= 0.0 or spread < 1:
             return m
-        i = bid_qty / total
-        row = self.g[min(spread, self.n_spread) - 1]
-        return m + row[bisect.bisect_right(self.edges, i, 1, self.n_imbalance) - 1] * tick
+        row = table[min(spread, self.n_spread) - 1]
+        b = bisect.bisect_right(self.edges, bid_qty / total, 1, self.n_imbalance) - 1
+        return m + row[b] * tick
 
     # ----------------------------------------------------------------- offline
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
