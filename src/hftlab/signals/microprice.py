@@ -498,37 +498,49 @@ def _solve_absorbing(
 
 # ---------------------------------------------------------------- evaluation
 class MicropriceEvaluation(msgspec.Struct, frozen=True, kw_only=True):
-    """Out-of-sample errors predicting the mid after the next mid change, in ticks².
+    """Out-of-sample errors predicting the mid after the ``horizon``-th next mid change, ticks².
 
-    ``mse_x = mean((M_next - estimator_x)^2)`` over the ``points`` sampled quotes that have a
-    later mid change; ``reduction = 1 - mse_micro / mse_mid``.
+    ``mse_x = mean((M_{τ_h} - estimator_x)^2)`` over the ``points`` sampled quotes that have
+    ``h`` later mid changes; ``reduction = 1 - mse_micro / mse_mid`` (``> 0``: the micro-price
+    beats the mid) and ``reduction_g1`` the same for ``mid + G1``.
     """
 
+    horizon: int
     points: int
     mse_mid: float
     mse_weighted_mid: float
     mse_micro: float
     mse_g1: float
     reduction: float
+    reduction_g1: float
 
 
 def evaluate_microprice(
-    model: MicropriceModel, ts: Any, bid: Any, ask: Any, bid_qty: Any, ask_qty: Any
+    model: MicropriceModel,
+    ts: Any,
+    bid: Any,
+    ask: Any,
+    bid_qty: Any,
+    ask_qty: Any,
+    *,
+    horizon: int = 1,
 ) -> MicropriceEvaluation:
-    """Score ``model`` on quotes it was not fitted on: how well each estimator predicts ``M_τ1``.
+    """Score ``model`` on quotes it was not fitted on: how well each estimator predicts ``M_τh``.
 
     The quotes are sampled as in the fit (:attr:`MicropriceModel.sample_interval_ns`); for each
-    valid sample the target is the mid at the next sample whose mid differs (``M_{τ_1}``).
-    Estimators: the mid (error = the mid change), the weighted mid, ``mid + g*`` and
-    ``mid + G1``. All errors are in ticks.
+    valid sample the target is the mid after the ``horizon``-th later change of the mid
+    (``horizon=1``: the next mid move, ``M_{τ_1}``, the quantity ``G1`` estimates; ``g*`` is the
+    limit for large horizons). Estimators: the mid (error = the mid change), the weighted mid,
+    ``mid + g*`` and ``mid + G1``. All errors are in ticks.
     """
+    horizon = positive_int("horizon", horizon)
     s = _sample(ts, bid, ask, bid_qty, ask_qty, model.tick_size, model.sample_interval_ns)
     imb, spread, mid2 = s.imb[s.valid], s.spread[s.valid], s.mid2[s.valid]
     change = np.flatnonzero(np.diff(mid2) != 0) + 1
-    nxt = np.searchsorted(change, np.arange(len(mid2)), side="right")
+    nxt = np.searchsorted(change, np.arange(len(mid2)), side="right") + (horizon - 1)
     has = nxt < len(change)
     if not np.any(has):
-        raise DataError("no mid change in the evaluation quotes")
+        raise DataError(f"fewer than {horizon} mid change(s) in the evaluation quotes")
     rows = np.flatnonzero(has)
     target = (mid2[change[nxt[rows]]] - mid2[rows]) * 0.5  # M_τ1 - M_t, ticks
     imb, spread = imb[rows], spread[rows]
@@ -539,11 +551,14 @@ def evaluate_microprice(
     wmid = (imb - 0.5) * spread  # weighted mid - mid, ticks
     mse_mid = float(np.mean(target**2))
     mse_micro = float(np.mean((target - g) ** 2))
+    mse_g1 = float(np.mean((target - g1) ** 2))
     return MicropriceEvaluation(
+        horizon=horizon,
         points=int(rows.size),
         mse_mid=mse_mid,
         mse_weighted_mid=float(np.mean((target - wmid) ** 2)),
         mse_micro=mse_micro,
-        mse_g1=float(np.mean((target - g1) ** 2)),
+        mse_g1=mse_g1,
         reduction=1.0 - mse_micro / mse_mid if mse_mid > 0 else math.nan,
+        reduction_g1=1.0 - mse_g1 / mse_mid if mse_mid > 0 else math.nan,
     )
