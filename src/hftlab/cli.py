@@ -202,6 +202,28 @@ def export(
         typer.echo(f"{path}  {rows:,} rows")
 
 
+# --------------------------------------------------------------------------- backtest
+@app.command()
+def backtest(
+    data: Annotated[Path, typer.Option("--data", help="Store directory.")],
+    strategy: Annotated[
+        str, typer.Option("--strategy", help="MODULE:CLASS or FILE.py:CLASS of a Strategy.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder to write.")],
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML: [sim], [data], [strategy].")
+    ] = None,
+) -> None:
+    """Run a strategy tick by tick over stored data; write a Parquet run folder."""
+    from hftlab.backtest.cli import render_summary, run_from_cli
+
+    result = run_from_cli(
+        data, strategy, config, out,
+        echo=lambda m: typer.echo(m, err=True), show_progress=sys.stderr.isatty(),
+    )
+    render_summary(result, out)
+
+
 def main() -> None:
     """Entry point: run the app, turning hftlab errors into one line and exit status 2."""
     try:

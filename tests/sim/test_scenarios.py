@@ -467,3 +467,20 @@ def test_state_series_regular_grid() -> None:
     ts = res.state["ts"].to_pylist()
     assert ts == [int(1e8), int(2e8), int(2.5e8)]
     assert np.allclose(res.state["mid"].to_numpy(), 100.5)
+
+
+def test_exchange_applies_events_in_exchange_time_order() -> None:
+    """A trade stamped 20 arriving after a depth update stamped 30 is applied first."""
+    rows = [
+        *base_book(),
+        (30 * US, 60 * US, D, 1, 100, 2),
+        (20 * US, 61 * US, T, -1, 100, 3),  # exchange order: trade (front 5 -> 2), then depth
+        (70 * US, 70 * US, D, 1, 98, 1),
+    ]
+    res, _ = run(rows, {10 * US: lambda c: c.buy(1, 100)}, queue_model="risk_averse")
+    assert fills(res) == []
+    # Applied in arrival order instead (depth caps the front at 2, the trade of 3 reaches us):
+    res, _ = run(
+        rows, {10 * US: lambda c: c.buy(1, 100)}, queue_model="risk_averse", reorder_window_ms=0.0
+    )
+    assert fills(res) == [(1, 100.0, 1.0, "maker")]

@@ -191,6 +191,12 @@ def run_backtest(
             runner.callback = "on_stop"
             strategy.on_stop(ctx)
             runner.drain()
+        # Responses still in flight when the data ended: log them (no callbacks) so the order
+        # log accounts for every fill the exchange made.
+        core.ctl[L.C_RS_DELIV] = core.ctl[L.C_RS_TAIL]
+        ri, rf = core.drain_responses()
+        if ri.shape[0]:
+            runner.responses.append((ri, rf))
         runner.drain_states()
     except HftlabError:
         raise

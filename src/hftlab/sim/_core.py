@@ -36,6 +36,7 @@ from hftlab.sim._layout import (
     C_ERROR,
     C_EVENTS,
     C_FINAL,
+    C_HORIZON,
     C_IL,
     C_IX,
     C_LAST_ARR,
@@ -1126,7 +1127,8 @@ def _assign_arrivals(reqs: np.ndarray, lat_e: np.ndarray, rng: np.ndarray, ctl: 
 @njit(cache=True)
 def run(
     ev: np.ndarray,
-    ex: np.ndarray,
+    xi: np.ndarray,
+    xt: np.ndarray,
     books: np.ndarray,
     lbooks: np.ndarray,
     ords: np.ndarray,
@@ -1147,14 +1149,17 @@ def run(
 ) -> int:
     """Advance the simulation over the buffer ``ev`` until the strategy must wake up.
 
-    ``ex`` holds each row's exchange processing time (non-decreasing, ``<= ts_local``). The
-    exchange cursor applies rows at ``ex``, the local cursor at ``ts_local``; requests arrive at
-    the exchange, and responses at the strategy, at times given by the latency models. The
-    earliest of all pending happenings is processed next; ties go exchange data, request,
-    response, local data, timer. Returns the wake-up reason (also in ``ctl[C_REASON]``).
+    The exchange cursor applies rows ``xi`` (indices into ``ev``) at times ``xt`` (sorted);
+    the local cursor applies ``ev`` rows at ``ts_local``. Requests arrive at the exchange, and
+    responses at the strategy, at times given by the latency models. The earliest pending
+    happening is processed next; ties go exchange data, request, response, local data, timer.
+    Nothing at or beyond ``ctl[C_HORIZON]`` is processed before more data is fed (rows still
+    to come may have earlier exchange times). Returns the wake-up reason (also in
+    ``ctl[C_REASON]``).
     """
     _assign_arrivals(reqs, lat_e, rng, ctl)
     n = ev.shape[0]
+    nx = xi.shape[0]
     local = ctl[C_LOCAL] != 0
     rcap = reqs.shape[0]
     pcap = resps.shape[0]
@@ -1164,21 +1169,23 @@ def run(
     il = ctl[C_IL]
     ix = ctl[C_IX]
     final = ctl[C_FINAL] != 0
+    horizon = ctl[C_HORIZON]
     reason = 0
     while True:
-        if ix >= n and not final:
-            reason = W_NEED_DATA
-            break
-        t_x = ex[ix] if ix < n else INF
-        t_l = (ev[il].ts_local if il < n else INF) if local else INF
+        t_x = xt[ix] if ix < nx else INF
+        t_l = ev[il].ts_local if (local and il < n) else INF
         rh = ctl[C_RQ_HEAD]
         t_q = reqs[rh % rcap, R_ARRIVE] if rh < ctl[C_RQ_TAIL] else INF
         rd = ctl[C_RS_DELIV]
         t_r = resps[rd % pcap, E_TS_LOCAL] if rd < ctl[C_RS_TAIL] else INF
         t_tm = ctl[C_TIMER]
         t = min(t_x, t_q, t_r, t_l, t_tm)
-        if final and (t == INF or t > ctl[C_END_T]):
-            reason = W_END
+        if final:
+            if t == INF or t > ctl[C_END_T]:
+                reason = W_END
+                break
+        elif t >= horizon:
+            reason = W_NEED_DATA
             break
         if rec_int > 0:
             if ctl[C_NEXT_REC] == INF:
@@ -1192,7 +1199,7 @@ def run(
                 continue
         if t_x == t:
             _exchange_event(
-                ix, t, ev, books, ords, oqf, acci, accf, ip, cfg, resps, respf, lat_r, rng, ctl
+                xi[ix], t, ev, books, ords, oqf, acci, accf, ip, cfg, resps, respf, lat_r, rng, ctl
             )
             ix += 1
             ctl[C_EVENTS] += 1
@@ -1242,24 +1249,7 @@ def run(
         ctl[C_NOW] = t
         reason = W_TIMER
         break
-    if not local:
-        il = ix  # nothing is read at local time: the local cursor just follows
     ctl[C_IL] = il
     ctl[C_IX] = ix
     ctl[C_REASON] = reason
     return reason
-
-
-@njit(cache=True)
-def exchange_times(ev: np.ndarray, carry: int, out: np.ndarray) -> int:
-    """Exchange processing times: the running max of ``ts_exchange`` (exchange data is applied
-    in arrival order), clamped to ``ts_local`` (negative feed latency from unsynced clocks).
-    Returns the carry (last value) for the next chunk."""
-    m = carry
-    for i in range(ev.shape[0]):
-        te = ev[i].ts_exchange
-        if te > m:
-            m = te
-        tl = ev[i].ts_local
-        out[i] = m if m < tl else tl
-    return m

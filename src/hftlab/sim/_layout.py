@@ -184,7 +184,8 @@ C_EVENTS = 28  # market events applied at the exchange
 C_SEQ = 29
 C_NEXT_ID = 30
 C_ERROR = 31  # nonzero: an engine failure code (see ERR_*)
-C_NF = 32
+C_HORIZON = 32  # exchange rows with time < horizon are released; stop before it
+C_NF = 33
 
 # ---------------------------------------------------------------- wake-up reasons
 W_NEED_DATA = 1

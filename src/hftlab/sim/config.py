@@ -128,6 +128,10 @@ class SimConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         Default fee rates; ``instrument_fees`` overrides them per ``VENUE/SYMBOL`` or ``SYMBOL``.
     record_interval_ms
         Period of the state time series (simulated time); 0 disables it.
+    reorder_window_ms
+        The largest feed latency (ts_local - ts_exchange) honoured when putting events in
+        exchange order; rows later than that are applied as if this late. Larger costs only
+        memory (the rows of one window are held back).
     seed
         Seed of every random draw (latency samples, L1 fills).
     book_capacity, max_open_orders
@@ -143,6 +147,7 @@ class SimConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     fees: Fees = msgspec.field(default_factory=Fees)
     instrument_fees: dict[str, Fees] = msgspec.field(default_factory=dict)
     record_interval_ms: float = 100.0
+    reorder_window_ms: float = 5000.0
     seed: int = 0
     book_capacity: int = 4096
     max_open_orders: int = 256
@@ -152,6 +157,8 @@ class SimConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError(f"queue_power must be > 0, got {self.queue_power}")
         if self.l1_a < 0 or self.l1_k < 0:
             raise ConfigError("l1_a and l1_k must be >= 0")
+        if self.reorder_window_ms < 0:
+            raise ConfigError("reorder_window_ms must be >= 0")
         if self.record_interval_ms < 0:
             raise ConfigError("record_interval_ms must be >= 0")
         if self.book_capacity < 16 or self.max_open_orders < 1:

@@ -109,19 +109,69 @@ class SimCore:
         ctl[L.C_NEXT_ID] = 1
         ctl[L.C_END_T] = -L.INF
         self.acci[:, L.AI_LBB] = -1
+        self.window = round(config.reorder_window_ms * 1e6)
         self.ev = np.zeros(0, dtype=EVENT_DTYPE)
-        self.ex = np.zeros(0, dtype=np.int64)
-        self._carry = -L.INF
+        self.xi = np.zeros(0, dtype=np.int64)  # exchange order: indices into ev...
+        self.xt = np.zeros(0, dtype=np.int64)  # ...and their exchange times (sorted)
+        self._pend_i = np.zeros(0, dtype=np.int64)  # rows not yet released to the exchange
+        self._pend_t = np.zeros(0, dtype=np.int64)
         self._last_local = -L.INF
+        ctl[L.C_HORIZON] = -L.INF
 
     # ------------------------------------------------------------------ data
     def feed(self, chunk: np.ndarray | None) -> None:
-        """Append a chunk of :data:`EVENT_DTYPE` rows (ts_local order); ``None`` ends the data."""
+        """Append a chunk of :data:`EVENT_DTYPE` rows (ts_local order); ``None`` ends the data.
+
+        Exchange order: each row's exchange time is ``min(ts_exchange, ts_local)`` (negative
+        feed latency from unsynced clocks is clamped), raised to ``ts_local - W`` if the feed
+        latency exceeds the reorder window ``W``. Rows go to the exchange sorted by that time
+        (ties in arrival order), released once no later row can precede them: a later row has
+        ``ts_local >= last`` hence exchange time ``>= last - W``. The result does not depend
+        on how the data is chunked.
+        """
         ctl = self.ctl
         if chunk is None:
             ctl[L.C_FINAL] = 1
             ctl[L.C_END_T] = self._last_local
-            return
+            new_i = np.zeros(0, dtype=np.int64)
+            new_t = new_i
+            horizon = L.INF
+            chunk = self.ev[:0]
+        else:
+            self._check(chunk)
+            if len(chunk) == 0:
+                return
+            self._last_local = int(chunk["ts_local"][-1])
+            tl = chunk["ts_local"]
+            new_t = np.maximum(np.minimum(chunk["ts_exchange"], tl), tl - self.window)
+            new_i = np.arange(len(chunk), dtype=np.int64)
+            horizon = self._last_local - self.window
+        il = int(ctl[L.C_IL])
+        ix = int(ctl[L.C_IX])
+        todo = np.concatenate([self.xi[ix:], self._pend_i])
+        # Keep the rows either cursor has not reached (the carried part spans about W).
+        k0 = int(todo.min()) if todo.size else len(self.ev)
+        if ctl[L.C_LOCAL]:
+            k0 = min(k0, il)
+        base = len(self.ev) - k0
+        if len(chunk):
+            self.ev = np.concatenate([self.ev[k0:], chunk]) if base else chunk
+        else:
+            self.ev = self.ev[k0:]
+        done_i, done_t = self.xi[ix:] - k0, self.xt[ix:]
+        cand_i = np.concatenate([self._pend_i - k0, new_i + base])
+        cand_t = np.concatenate([self._pend_t, new_t])
+        order = np.lexsort((cand_i, cand_t))
+        cand_i, cand_t = cand_i[order], cand_t[order]
+        cut = int(np.searchsorted(cand_t, horizon, "left"))
+        self.xi = np.concatenate([done_i, cand_i[:cut]])
+        self.xt = np.concatenate([done_t, cand_t[:cut]])
+        self._pend_i, self._pend_t = cand_i[cut:], cand_t[cut:]
+        ctl[L.C_IX] = 0
+        ctl[L.C_IL] = max(il - k0, 0)
+        ctl[L.C_HORIZON] = horizon
+
+    def _check(self, chunk: np.ndarray) -> None:
         if chunk.dtype != EVENT_DTYPE:
             raise EngineError(f"chunk dtype {chunk.dtype} is not EVENT_DTYPE")
         if len(chunk) == 0:
@@ -139,26 +189,14 @@ class SimCore:
                 f"event instrument index {int(inst.max())} outside the {len(self.instruments)} "
                 "instruments of the run"
             )
-        self._last_local = int(tl[-1])
-        new_ex = np.empty(len(chunk), dtype=np.int64)
-        self._carry = int(_core.exchange_times(chunk, self._carry, new_ex))
-        il = int(ctl[L.C_IL])
-        # Keep the rows the local cursor has not reached: the exchange cursor runs ahead of it
-        # by the feed latency, so the carried part is small.
-        if il >= len(self.ev):
-            self.ev, self.ex = chunk, new_ex
-        else:
-            self.ev = np.concatenate([self.ev[il:], chunk])
-            self.ex = np.concatenate([self.ex[il:], new_ex])
-        ctl[L.C_IX] -= il
-        ctl[L.C_IL] = 0
 
     def step(self) -> int:
         """Run until the next wake-up; returns its reason (``W_*`` in :mod:`._layout`)."""
         reason = int(
             _core.run(
                 self.ev,
-                self.ex,
+                self.xi,
+                self.xt,
                 self.books,
                 self.lbooks,
                 self.ords,
