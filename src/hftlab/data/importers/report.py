@@ -85,8 +85,7 @@ def render_summary(summary: ImportSummary, console: Console | None = None) -> No
     con.print("* inferred from the data (finest step seen); override with --tick-size/--lot-size")
     if summary.ignored:
         con.print(
-            "not stored: "
-            + ", ".join(f"{k} {v:,}" for k, v in sorted(summary.ignored.items()))
+            "not stored: " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary.ignored.items()))
         )
     if summary.bad_lines:
         con.print(f"[yellow]skipped {summary.bad_lines:,} malformed line(s)[/yellow]")
