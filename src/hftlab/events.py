@@ -224,9 +224,11 @@ def _to_steps(
 ) -> np.ndarray:
     x = np.asarray(values, dtype=np.float64) * (den / num)
     steps = np.rint(x)
-    bad = np.abs(x - steps) > GRID_TOLERANCE * np.maximum(1.0, np.abs(x) * 1e-9)
-    if np.any(bad) or np.any(np.abs(steps) > 2**62):
-        first = int(np.flatnonzero(bad | (np.abs(steps) > 2**62))[0]) if np.ndim(x) else 0
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(x - steps) <= GRID_TOLERANCE * np.maximum(1.0, np.abs(x) * 1e-9))
+        bad |= ~(np.abs(steps) <= 2**62)  # also catches NaN and infinities
+    if np.any(bad):
+        first = int(np.flatnonzero(bad)[0]) if np.ndim(x) else 0
         value = np.asarray(values, dtype=np.float64).reshape(-1)[first]
         raise InstrumentError(f"{what} {value!r} (index {first}) is not a multiple of {step!r}")
     return steps.astype(np.int64)

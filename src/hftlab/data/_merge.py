@@ -12,6 +12,8 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from hftlab.data._kernels import merge_event_parts
+
 T = TypeVar("T")
 
 
@@ -25,12 +27,19 @@ class ChunkOps(Generic[T]):
         slice_: Callable[[T, int, int], T],
         concat: Callable[[list[T]], T],
         take: Callable[[T, np.ndarray], T],
+        merge: Callable[[list[T]], T] | None = None,
     ) -> None:
         self.key = key
         self.length = length
         self.slice = slice_
         self.concat = concat
         self.take = take
+        self.merge = merge or self._merge_by_sort
+
+    def _merge_by_sort(self, parts: list[T]) -> T:
+        """Several sorted parts into one sorted chunk; ties keep part order."""
+        merged = self.concat(parts)
+        return self.take(merged, np.argsort(self.key(merged), kind="stable"))
 
 
 NUMPY_OPS_TS_LOCAL: ChunkOps[np.ndarray] = ChunkOps(
@@ -39,6 +48,7 @@ NUMPY_OPS_TS_LOCAL: ChunkOps[np.ndarray] = ChunkOps(
     slice_=lambda a, i, j: a[i:j],
     concat=lambda parts: parts[0] if len(parts) == 1 else np.concatenate(parts),
     take=lambda a, idx: a[idx],
+    merge=merge_event_parts,
 )
 
 
@@ -87,11 +97,7 @@ def merge_sorted(sources: Iterable[Iterable[T]], ops: ChunkOps[T]) -> Iterator[T
                 parts.append(ops.slice(buf, 0, cut))
                 buffers[i] = None if cut == n else ops.slice(buf, cut, n)
         if parts:
-            merged = ops.concat(parts)
-            if len(parts) > 1:
-                order = np.argsort(ops.key(merged), kind="stable")
-                merged = ops.take(merged, order)
-            yield merged
+            yield parts[0] if len(parts) == 1 else ops.merge(parts)
         # Refill every open source whose buffer ran dry or ends exactly on the watermark.
         for i in open_:
             buf = buffers[i]

@@ -17,15 +17,17 @@ import datetime as dt
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import msgspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hftlab.data._kernels import to_steps_into
 from hftlab.data._merge import NUMPY_OPS_TS_LOCAL, ChunkOps, merge_sorted
 from hftlab.errors import DataError, InstrumentError, StoreError
 from hftlab.events import (
@@ -43,6 +45,9 @@ META_CHANNEL: Final = b"hftlab.channel"
 META_VERSION: Final = b"hftlab.format_version"
 NS_PER_DAY: Final = 86_400 * NS_PER_S
 DEFAULT_ROW_GROUP_ROWS: Final = 131_072
+PREFETCH_THREADS: Final = 2  # the machine class we target has 2 cores
+
+T = TypeVar("T")
 
 _PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
 
@@ -285,12 +290,18 @@ class EventStream:
         return sum(f.rows for files in self._files.values() for f in files)
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        sources = []
-        for key in self.keys:
-            inst_index = self._index[(key.venue, key.symbol)]
-            for chain in _chains(self._files[key]):
-                sources.append(_events_of_chain(chain, key, inst_index, self.start, self.end))
-        return merge_sorted(sources, NUMPY_OPS_TS_LOCAL)
+        # Each source reads and converts its next row group on a pool thread (pyarrow and the
+        # kernels release the GIL) while this thread merges: reading overlaps merging.
+        with ThreadPoolExecutor(
+            max_workers=PREFETCH_THREADS, thread_name_prefix="hftlab-read"
+        ) as pool:
+            sources = []
+            for key in self.keys:
+                inst_index = self._index[(key.venue, key.symbol)]
+                for chain in _chains(self._files[key]):
+                    it = _events_of_chain(chain, key, inst_index, self.start, self.end)
+                    sources.append(_prefetch(it, pool))
+            yield from merge_sorted(sources, NUMPY_OPS_TS_LOCAL)
 
 
 class ChannelWriter:
@@ -575,19 +586,25 @@ def _chains(files: list[StoredFile]) -> list[list[StoredFile]]:
 
 def _read_groups(
     info: StoredFile, start: int | None, end: int | None, columns: list[str] | None
-) -> Iterator[pa.Table]:
+) -> Iterator[tuple[int, pa.Table]]:
+    """Yield ``(file row of the table's first row, table)`` for the row groups in range."""
     try:
         pf = pq.ParquetFile(info.path)
+        first_row = 0
         for g, (lo, hi) in enumerate(info.group_ranges):
+            group_rows = pf.metadata.row_group(g).num_rows
             if (start is not None and hi < start) or (end is not None and lo >= end):
+                first_row += group_rows
                 continue
             table = pf.read_row_group(g, columns=columns)
+            i = 0
             if start is not None or end is not None:
                 ts = table.column("ts_local").to_numpy()
                 i = 0 if start is None else int(np.searchsorted(ts, start, "left"))
                 j = len(ts) if end is None else int(np.searchsorted(ts, end, "left"))
                 table = table.slice(i, j - i)
-            yield table
+            yield first_row + i, table
+            first_row += group_rows
     except (pa.ArrowInvalid, OSError) as exc:
         raise StoreError(f"corrupt data: {_first_line(exc)}", path=info.path) from None
 
@@ -602,7 +619,28 @@ def _read_chain(
             end is not None and info.ts_local_min >= end
         ):
             continue
-        yield from _read_groups(info, start, end, columns)
+        for _, table in _read_groups(info, start, end, columns):
+            yield table
+
+
+def _prefetch(iterator: Iterator[T], pool: ThreadPoolExecutor) -> Iterator[T]:
+    """Yield ``iterator``'s items, computing the next one on ``pool`` while the caller works.
+
+    At most one item is in flight per source, so memory stays at about two chunks a source and
+    the iterator is never entered by two threads at once.
+    """
+    done = object()
+
+    def step() -> Any:
+        return next(iterator, done)
+
+    future = pool.submit(step)
+    while True:
+        item = future.result()  # re-raises the source's error (e.g. a corrupt file) here
+        if item is done:
+            return
+        future = pool.submit(step)
+        yield item
 
 
 def _arrow_take(table: pa.Table, idx: np.ndarray) -> pa.Table:
@@ -635,15 +673,14 @@ def _events_of_chain(
             end is not None and info.ts_local_min >= end
         ):
             continue
-        offset = 0
-        for table in _read_groups(info, start, end, columns):
+        for first_row, table in _read_groups(info, start, end, columns):
             try:
                 yield table_to_events(table, key.channel, info.instrument, inst_index)
             except InstrumentError as exc:
-                raise StoreError(
-                    f"{exc} (in the row group starting near row {offset})", path=info.path
-                ) from None
-            offset += table.num_rows
+                # The kernel names the row within this table; make it the row of the file.
+                row = int(re.search(r"\(row (\d+)\)", str(exc)).group(1))  # type: ignore[union-attr]
+                msg = str(exc).replace(f"(row {row})", f"(row {first_row + row})")
+                raise StoreError(msg, path=info.path) from None
 
 
 _EVENT_COLUMNS: Final[dict[Channel, list[str]]] = {
@@ -664,13 +701,27 @@ _EVENT_COLUMNS: Final[dict[Channel, list[str]]] = {
 def table_to_events(
     table: pa.Table, channel: Channel, instrument: Instrument, inst_index: int = 0
 ) -> np.ndarray:
-    """Convert one channel table to :data:`EVENT_DTYPE` rows (prices to ticks, sizes to lots)."""
+    """Convert one channel table to :data:`EVENT_DTYPE` rows (prices to ticks, sizes to lots).
+
+    Raises :class:`InstrumentError` naming the first off-grid value and its row in ``table``.
+    """
     n = table.num_rows
     out = np.empty(n, dtype=EVENT_DTYPE)
+    tick_num, tick_den = instrument.tick_ratio
+    lot_num, lot_den = instrument.lot_ratio
 
     def col(name: str) -> np.ndarray:
         return table.column(name).to_numpy()
 
+    def steps(name: str, field: str, scale: float, what: str, step: float) -> None:
+        values = np.ascontiguousarray(col(name), dtype=np.float64)
+        bad = to_steps_into(values, scale, out[field])
+        if bad >= 0:
+            raise InstrumentError(
+                f"{instrument.key} {what} {values[bad]!r} (row {bad}) is not a multiple of {step!r}"
+            )
+
+    price_scale, qty_scale = tick_den / tick_num, lot_den / lot_num
     out["ts_exchange"] = col("ts_exchange")
     out["ts_local"] = col("ts_local")
     out["instrument"] = inst_index
@@ -679,15 +730,15 @@ def table_to_events(
     if channel is Channel.BBO:
         out["kind"] = EventKind.BBO
         out["side"] = 0
-        out["price"] = instrument.price_to_ticks(col("bid_price"))
-        out["qty"] = instrument.qty_to_lots(col("bid_qty"))
-        out["price2"] = instrument.price_to_ticks(col("ask_price"))
-        out["qty2"] = instrument.qty_to_lots(col("ask_qty"))
+        steps("bid_price", "price", price_scale, "bid price", instrument.tick_size)
+        steps("bid_qty", "qty", qty_scale, "bid quantity", instrument.lot_size)
+        steps("ask_price", "price2", price_scale, "ask price", instrument.tick_size)
+        steps("ask_qty", "qty2", qty_scale, "ask quantity", instrument.lot_size)
     else:
         out["kind"] = col("kind") if channel is Channel.DEPTH else EventKind.TRADE
         out["side"] = col("side")
-        out["price"] = instrument.price_to_ticks(col("price"))
-        out["qty"] = instrument.qty_to_lots(col("qty"))
+        steps("price", "price", price_scale, "price", instrument.tick_size)
+        steps("qty", "qty", qty_scale, "quantity", instrument.lot_size)
         out["price2"] = 0
         out["qty2"] = 0
     return out
