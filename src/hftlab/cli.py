@@ -88,13 +88,14 @@ def synth(
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(
-            TextColumn("synth"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(), transient=True,
+            TextColumn("synth"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            transient=True,
         ) as bar:
             task = bar.add_task("synth", total=1.0)
-            summary = synthesize(
-                target, **kwargs, progress=lambda f: bar.update(task, completed=f)
-            )
+            summary = synthesize(target, **kwargs, progress=lambda f: bar.update(task, completed=f))
     else:
         summary = synthesize(target, **kwargs)
     rate = summary.rows / max(summary.generate_s + summary.write_s, 1e-9)
@@ -106,8 +107,7 @@ def synth(
     for stream, rows in summary.rows_by_stream.items():
         typer.echo(f"  {stream:<24} {rows:>12,}")
     typer.echo(
-        f"generate {summary.generate_s:.2f} s + write {summary.write_s:.2f} s "
-        f"({rate:,.0f} rows/s)"
+        f"generate {summary.generate_s:.2f} s + write {summary.write_s:.2f} s ({rate:,.0f} rows/s)"
     )
 
 
@@ -218,10 +218,29 @@ def backtest(
     from hftlab.backtest.cli import render_summary, run_from_cli
 
     result = run_from_cli(
-        data, strategy, config, out,
-        echo=lambda m: typer.echo(m, err=True), show_progress=sys.stderr.isatty(),
+        data,
+        strategy,
+        config,
+        out,
+        echo=lambda m: typer.echo(m, err=True),
+        show_progress=sys.stderr.isatty(),
     )
     render_summary(result, out)
+
+
+# --------------------------------------------------------------------------- demo
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo's outputs.")] = Path(
+        "out/demo"
+    ),
+    events: Annotated[int, typer.Option("--events", "-n", help="Synthetic events.")] = 1_000_000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic market.")] = 7,
+) -> None:
+    """The main job: synthesize a market, inspect it, backtest the example quoter on it."""
+    from hftlab.demo import run_demo
+
+    run_demo(out, events=events, seed=seed, echo=typer.echo)
 
 
 def main() -> None:
