@@ -158,7 +158,8 @@ def render_summary(result: BacktestResult, out: Path) -> None:
 
     s = result.summary
     info = result.run_info
-    console = Console()
+    # Not a terminal (logs, CI): a fixed width rather than truncated columns.
+    console = Console(width=None if sys.stdout.isatty() else 140)
     span = ""
     if s.get("first_ts") is not None and s.get("last_ts") is not None:
         span = f", {(s['last_ts'] - s['first_ts']) / 1e9:,.1f} s simulated"

@@ -34,9 +34,12 @@ def core_is_compiled() -> bool:
     """True if the compiled core is in numba's on-disk cache (a run will not compile)."""
     try:
         cache_path = Path(_core.run._cache._cache_path)  # type: ignore[attr-defined]
+        line = _core.run.py_func.__code__.co_firstlineno
     except AttributeError:  # pragma: no cover - numba internals moved
         return True
-    return any(cache_path.glob("_core.run-*.nbi"))
+    # numba names the index after the function and its line; it must be newer than the source.
+    source = Path(_core.__file__).stat().st_mtime
+    return any(p.stat().st_mtime >= source for p in cache_path.glob(f"_core.run-{line}.*.nbi"))
 
 
 def book_sources(stream: EventStream) -> list[bool]:

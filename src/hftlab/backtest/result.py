@@ -167,20 +167,28 @@ def _orders_table(
             "order_id": pa.array(cols["order_id"], pa.int64()),
             "instrument": pa.array(cols["instrument"], pa.int32()),
             "symbol": _symbols(core, cols["instrument"]),
-            "event": pa.array([EVENT_NAMES[int(e)] for e in cols["event"]], pa.string()),
-            "status": pa.array([STATUS_NAMES[int(e)] for e in cols["status"]], pa.string()),
+            "event": _names(cols["event"], EVENT_NAMES),
+            "status": _names(cols["status"], STATUS_NAMES),
             "side": pa.array(cols["side"], pa.int8()),
             "price": cols["price"],
             "qty": cols["qty"],
             "filled": cols["filled"],
             "last_qty": cols["last_qty"],
             "last_price": cols["last_price"],
-            "liquidity": pa.array([LIQ_NAMES[int(e)] for e in cols["liquidity"]], pa.string()),
+            "liquidity": _names(cols["liquidity"], LIQ_NAMES),
             "fee": cols["fee"],
             "cash_delta": cols["cash_delta"],
-            "reason": pa.array([REASON_NAMES[int(e)] for e in cols["reason"]], pa.string()),
+            "reason": _names(cols["reason"], REASON_NAMES),
         }
     )
+
+
+def _names(codes: np.ndarray, names: dict[int, str]) -> pa.Array:
+    """Codes to a string column without a Python object per row."""
+    keys = np.array(sorted(names), dtype=np.int64)
+    idx = np.searchsorted(keys, codes)
+    strings = pa.array([names[int(k)] for k in keys], pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32)), strings).cast(pa.string())
 
 
 def _state_table(core: SimCore, states: list[tuple[np.ndarray, np.ndarray]]) -> pa.Table:

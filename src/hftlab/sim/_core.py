@@ -46,6 +46,7 @@ from hftlab.sim._layout import (
     C_LOCAL,
     C_NEXT_REC,
     C_NOW,
+    C_NSLOT,
     C_QMODEL,
     C_R_IDX,
     C_R_INST,
@@ -380,9 +381,13 @@ def fill_value(ip: np.ndarray, inst: int, side: int, qty: int, price: int) -> tu
 
 
 @njit(cache=True)
-def _free(ords: np.ndarray, slot: int, acci: np.ndarray) -> None:
+def _free(ords: np.ndarray, slot: int, acci: np.ndarray, ctl: np.ndarray) -> None:
     ords[slot, O_ACTIVE] = 0
     acci[ords[slot, O_INST], AI_OPEN] -= 1
+    n = ctl[C_NSLOT]
+    while n > 0 and ords[n - 1, O_ACTIVE] == 0:
+        n -= 1
+    ctl[C_NSLOT] = n
 
 
 @njit(cache=True)
@@ -437,17 +442,19 @@ def _fill(
 
 # ===================================================================== matching
 @njit(cache=True)
-def _find_order(ords: np.ndarray, oid: int) -> int:
-    for s in range(ords.shape[0]):
+def _find_order(ords: np.ndarray, oid: int, ctl: np.ndarray) -> int:
+    for s in range(ctl[C_NSLOT]):
         if ords[s, O_ACTIVE] == 1 and ords[s, O_ID] == oid:
             return s
     return -1
 
 
 @njit(cache=True)
-def _free_slot(ords: np.ndarray) -> int:
+def _free_slot(ords: np.ndarray, ctl: np.ndarray) -> int:
     for s in range(ords.shape[0]):
         if ords[s, O_ACTIVE] == 0:
+            if s + 1 > ctl[C_NSLOT]:
+                ctl[C_NSLOT] = s + 1
             return s
     return -1
 
@@ -460,9 +467,11 @@ def _crosses(bk: np.ndarray, side: int, price: int) -> bool:
 
 
 @njit(cache=True)
-def _self_cross(ords: np.ndarray, inst: int, side: int, price: int, skip: int) -> bool:
+def _self_cross(
+    ords: np.ndarray, inst: int, side: int, price: int, skip: int, ctl: np.ndarray
+) -> bool:
     """Would an order resting at ``price`` cross one of our own opposite resting orders?"""
-    for s in range(ords.shape[0]):
+    for s in range(ctl[C_NSLOT]):
         if s == skip or ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
             continue
         if ords[s, O_SIDE] == -side:
@@ -546,11 +555,11 @@ def _process_request(
             reason = RJ_BAD_PRICE
         elif tif == TIF_POST_ONLY and _crosses(bk, side, price):
             reason = RJ_POST_ONLY
-        elif (tif == 0 or tif == TIF_POST_ONLY) and _self_cross(ords, inst, side, price, -1):
+        elif (tif == 0 or tif == TIF_POST_ONLY) and _self_cross(ords, inst, side, price, -1, ctl):
             reason = RJ_SELF_TRADE
         slot = -1
         if reason == RJ_NONE:
-            slot = _free_slot(ords)
+            slot = _free_slot(ords, ctl)
             if slot < 0:
                 reason = RJ_TOO_MANY_ORDERS
         if reason != RJ_NONE:
@@ -613,7 +622,7 @@ def _process_request(
                 limit = INF if side > 0 else -INF
             _take(t, ords, slot, limit, books, acci, accf, ip, resps, respf, lat_r, rng, ctl)
         if ords[slot, O_FILLED] >= qty:
-            _free(ords, slot, acci)
+            _free(ords, slot, acci, ctl)
             return
         if tif in (TIF_IOC, TIF_MARKET):
             ords[slot, O_STATUS] = ST_EXPIRED
@@ -634,13 +643,13 @@ def _process_request(
                 rng,
                 ctl,
             )
-            _free(ords, slot, acci)
+            _free(ords, slot, acci, ctl)
             return
         # Resting: everyone displayed at our price is ahead of us.
         oqf[slot, Q_FRONT] = float(book_qty_at(bk, side, price))
         oqf[slot, Q_CUMTRADE] = 0.0
         return
-    slot = _find_order(ords, oid)
+    slot = _find_order(ords, oid, ctl)
     if kind == RQ_CANCEL:
         if slot < 0:
             # Already filled, cancelled or never accepted: the cancel lost the race.
@@ -685,7 +694,7 @@ def _process_request(
             rng,
             ctl,
         )
-        _free(ords, slot, acci)
+        _free(ords, slot, acci, ctl)
         return
     if kind == RQ_MODIFY:
         reason = RJ_NONE
@@ -699,7 +708,7 @@ def _process_request(
             oside = ords[slot, O_SIDE]
             if _crosses(bk, oside, price):
                 reason = RJ_POST_ONLY if ords[slot, O_TIF] == TIF_POST_ONLY else RJ_WOULD_CROSS
-            elif _self_cross(ords, inst, oside, price, slot):
+            elif _self_cross(ords, inst, oside, price, slot, ctl):
                 reason = RJ_SELF_TRADE
         if reason != RJ_NONE:
             if slot >= 0:
@@ -803,7 +812,7 @@ def _fill_rest(
         rng,
         ctl,
     )
-    _free(ords, slot, acci)
+    _free(ords, slot, acci, ctl)
 
 
 @njit(cache=True)
@@ -839,7 +848,7 @@ def _exchange_event(
             return
         model = ctl[C_QMODEL]
         pw = cfg[CF_QPOW]
-        for s in range(ords.shape[0]):
+        for s in range(ctl[C_NSLOT]):
             if (
                 ords[s, O_ACTIVE] == 1
                 and ords[s, O_INST] == inst
@@ -868,7 +877,7 @@ def _exchange_event(
             return
         # Each order's level size before the quote, to feed the queue model the change.
         before = np.zeros(ords.shape[0], dtype=np.int64)
-        for s in range(ords.shape[0]):
+        for s in range(ctl[C_NSLOT]):
             if ords[s, O_ACTIVE] == 1 and ords[s, O_INST] == inst:
                 before[s] = book_qty_at(bk, ords[s, O_SIDE], ords[s, O_PRICE])
         book_clear(bk, 0)
@@ -878,7 +887,7 @@ def _exchange_event(
             book_apply(bk, -1, r.price2, r.qty2)
         model = ctl[C_QMODEL]
         pw = cfg[CF_QPOW]
-        for s in range(ords.shape[0]):
+        for s in range(ctl[C_NSLOT]):
             if ords[s, O_ACTIVE] == 1 and ords[s, O_INST] == inst:
                 new = book_qty_at(bk, ords[s, O_SIDE], ords[s, O_PRICE])
                 if before[s] != new:
@@ -890,7 +899,7 @@ def _exchange_event(
         if not has_orders:
             return
         agg = r.side
-        for s in range(ords.shape[0]):
+        for s in range(ctl[C_NSLOT]):
             if ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
                 continue
             oside = ords[s, O_SIDE]
@@ -932,7 +941,7 @@ def _exchange_event(
     # The displayed book reached through one of our orders: it would have been hit.
     bid_p = book_best_bid(bk)[0]
     ask_p = book_best_ask(bk)[0]
-    for s in range(ords.shape[0]):
+    for s in range(ctl[C_NSLOT]):
         if ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
             continue
         op = ords[s, O_PRICE]
@@ -964,7 +973,7 @@ def _l1_fills(
     kk = cfg[CF_L1_K]
     bid_p, bid_q = book_best_bid(bk)
     ask_p, ask_q = book_best_ask(bk)
-    for s in range(ords.shape[0]):
+    for s in range(ctl[C_NSLOT]):
         if ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
             continue
         dt = t - ords[s, O_L1T]
@@ -1025,7 +1034,7 @@ def _record(
         bq = 0
         aq = 0
         if acci[inst, AI_OPEN] > 0:
-            for s in range(ords.shape[0]):
+            for s in range(ctl[C_NSLOT]):
                 if ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
                     continue
                 p = ords[s, O_PRICE]
@@ -1198,9 +1207,22 @@ def run(
                 ctl[C_NEXT_REC] += rec_int
                 continue
         if t_x == t:
-            _exchange_event(
-                xi[ix], t, ev, books, ords, oqf, acci, accf, ip, cfg, resps, respf, lat_r, rng, ctl
-            )
+            i = xi[ix]
+            r = ev[i]
+            inst = r.instrument
+            k = r.kind
+            # Fast path (no order of ours on this instrument): only the book changes. Calls
+            # with many array arguments cost more than the book update itself.
+            if acci[inst, AI_OPEN] == 0 and k != _K_BBO:
+                if ip[inst, IP_BOOKSRC] == 0.0:
+                    if k <= _K_SNAPSHOT:
+                        book_apply(books[inst], r.side, r.price, r.qty)
+                    elif k == _K_CLEAR:
+                        book_clear(books[inst], r.side)
+            else:
+                _exchange_event(
+                    i, t, ev, books, ords, oqf, acci, accf, ip, cfg, resps, respf, lat_r, rng, ctl
+                )
             ix += 1
             ctl[C_EVENTS] += 1
             if ctl[C_ERROR] != 0:
@@ -1235,7 +1257,20 @@ def run(
                 break
             continue
         if t_l == t:
-            w = _local_event(il, ev, lbooks, acci, ip, ctl)
+            r = ev[il]
+            k = r.kind
+            if (
+                k <= _K_SNAPSHOT
+                and ctl[C_SUB_QUOTE] == 0
+                and ctl[C_SUB_BOOK] == 0
+                and ip[r.instrument, IP_BOOKSRC] == 0.0
+            ):
+                book_apply(lbooks[r.instrument], r.side, r.price, r.qty)  # fast path
+                w = 0
+            elif k == _K_TRADE and ctl[C_SUB_TRADE] == 0:
+                w = 0
+            else:
+                w = _local_event(il, ev, lbooks, acci, ip, ctl)
             ctl[C_R_INST] = ev[il].instrument
             ctl[C_R_IDX] = il
             il += 1

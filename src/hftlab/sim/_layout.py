@@ -185,7 +185,8 @@ C_SEQ = 29
 C_NEXT_ID = 30
 C_ERROR = 31  # nonzero: an engine failure code (see ERR_*)
 C_HORIZON = 32  # exchange rows with time < horizon are released; stop before it
-C_NF = 33
+C_NSLOT = 33  # order slots in use are all below this (high-water mark)
+C_NF = 34
 
 # ---------------------------------------------------------------- wake-up reasons
 W_NEED_DATA = 1

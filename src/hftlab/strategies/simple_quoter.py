@@ -51,9 +51,7 @@ class SimpleQuoter(Strategy):
         if not book.has_both_sides:
             return
         (bid_t, _), (ask_t, _) = book.best_bid_ticks, book.best_ask_ticks
-        tn, td = ctx.instruments[i].tick_ratio
-        fair = book.micro_price if c.use_micro_price else book.mid
-        fair_t = fair * td / tn
+        fair_t = book.micro_price_ticks if c.use_micro_price else book.mid_ticks
         pos = ctx.position(i)
         skew = c.skew_ticks * pos / c.max_position
         want_bid = min(math.floor(fair_t - c.half_spread_ticks - skew), ask_t - 1)
@@ -65,7 +63,6 @@ class SimpleQuoter(Strategy):
         self, ctx: Context, order: Order | None, side: int, ticks: int, allowed: bool
     ) -> Order | None:
         c = self.config
-        tn, td = ctx.instruments[c.instrument].tick_ratio
         if order is not None and not order.is_open:
             order = None
         if not allowed:
@@ -74,9 +71,14 @@ class SimpleQuoter(Strategy):
             return None
         if order is None:
             new = ctx.buy if side > 0 else ctx.sell
-            return new(c.size, ticks * tn / td, instrument=c.instrument, tif="post_only")
+            return new(
+                c.size,
+                ctx.from_ticks(ticks, c.instrument),
+                instrument=c.instrument,
+                tif="post_only",
+            )
         if order.price_ticks != ticks and order.status != 0:  # not while still pending
-            ctx.modify(order, price=ticks * tn / td)
+            ctx.modify(order, price=ctx.from_ticks(ticks, c.instrument))
         return order
 
     def on_stop(self, ctx: Context) -> None:

@@ -98,6 +98,14 @@ class BookView:
         return self._p(book_micro_price(self._arr))
 
     @property
+    def micro_price_ticks(self) -> float:
+        return float(book_micro_price(self._arr))
+
+    @property
+    def mid_ticks(self) -> float:
+        return float(book_mid(self._arr))
+
+    @property
     def imbalance(self) -> float:
         return float(book_imbalance(self._arr))
 
@@ -169,6 +177,11 @@ class Context:
         if side < 0:
             return math.ceil(x - _EPS)
         return round(x)
+
+    def from_ticks(self, ticks: int, instrument: int = 0) -> float:
+        """Ticks to a price (exact for on-grid prices)."""
+        n, d = self._ticks[instrument]
+        return ticks * n / d
 
     def to_lots(self, qty: float, instrument: int = 0) -> int:
         n, d = self._lots[instrument]
