@@ -108,9 +108,17 @@ def locate_error(
     nullable: Sequence[str] = (),
 ) -> None:
     """Raise a DataError at the first line with a wrong field count or an unparsable value."""
-    reader = csv.reader(io.StringIO(data.decode("utf-8", "replace")))
+    # newline="" lets the csv module see a bare '\r' as a line end (as Arrow does).
+    reader = csv.reader(io.StringIO(data.decode("utf-8", "replace"), newline=""))
     idx = {n: i for i, n in enumerate(names)}
-    for lineno, fields in enumerate(reader, start=1):
+    lines = enumerate(reader, start=1)
+    while True:
+        try:
+            lineno, fields = next(lines)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DataError(f"malformed CSV: {exc}", path=path, row=reader.line_num) from None
         if header and lineno == 1:
             continue
         if not fields:
