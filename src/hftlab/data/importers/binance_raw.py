@@ -69,7 +69,8 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
+from itertools import chain
+from operator import attrgetter, methodcaller
 from pathlib import Path
 from typing import Any, Final
 
@@ -623,7 +624,7 @@ class CaptureParser:
         except msgspec.DecodeError as exc:
             self._bad(path, lineno, f"malformed JSON: {exc}")
             return
-        if isinstance(obj, dict) and "lastUpdateId" in obj:
+        if isinstance(obj, dict) and "lastUpdateId" in obj:  # decoded typed later
             if bare is None:
                 self._bad(path, lineno, "REST snapshot without its request URL")
                 return
@@ -774,21 +775,11 @@ def _parse_levels(
     cleanly is located by decoding message by message, for an error naming its file and line.
     """
     n = len(objs)
-    nb = np.zeros(n, dtype=np.int64)
-    na = np.zeros(n, dtype=np.int64)
-    parts: list[bytes] = []
-    for i, o in enumerate(objs):
-        b = bytes(o.b)
-        a = bytes(o.a)
-        # Every level opens one '[' inside the list's own bracket.
-        cb = b.count(b"[") - 1
-        ca = a.count(b"[") - 1
-        nb[i] = cb
-        na[i] = ca
-        if cb > 0:
-            parts.append(b)
-        if ca > 0:
-            parts.append(a)
+    # Bid and ask lists alternate; every level opens one '[' inside the list's own bracket.
+    parts = list(map(bytes, chain.from_iterable(map(attrgetter("b", "a"), objs))))
+    counts = np.fromiter(map(methodcaller("count", b"["), parts), np.int64, 2 * n) - 1
+    nb = counts[0::2].copy()
+    na = counts[1::2].copy()
     total = int(nb.sum() + na.sum())
     if total == 0:
         return nb, na, np.zeros((0, 2), dtype=np.float64)
