@@ -234,6 +234,16 @@ def test_binance_csv_missing_column(tmp_path: Path) -> None:
         import_binance_csv([f], None)
 
 
+def test_flattened_depth_csv_is_named_as_unsupported(tmp_path: Path) -> None:
+    f = tmp_path / "btcusdt-depth-update.csv"
+    f.write_text(
+        "symbol,timestamp,first_update_id,last_update_id,side,update_type,price,qty,pu\n"
+        "BTCUSDT,1667347199939,2098041693435,2098041696700,a,set,20472.80,0.000,2098041693400\n"
+    )
+    with pytest.raises(DataError, match=r"depth-update.csv: this is a flattened depth CSV"):
+        import_files("auto", [f], None)
+
+
 def test_binance_csv_bad_value_and_order(tmp_path: Path) -> None:
     f = tmp_path / "BTCUSDT-trades-2024-01-01.csv"
     f.write_text(

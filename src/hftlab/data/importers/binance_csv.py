@@ -81,6 +81,14 @@ def _detect(path: Path, head: str, dataset: str | None) -> tuple[str, bool, int]
     """(dataset, has_header, column count) from the file name and first line."""
     has_header = bool(head) and head[0].isalpha()
     ncols = len(head.split(","))
+    if has_header and "update_type" in head and "first_update_id" in head:
+        # Depth flattened to one row per level (as in some third-party tools): not a Binance dump.
+        raise DataError(
+            "this is a flattened depth CSV (one row per level with update_type), which hftlab "
+            "does not import",
+            path=path,
+            hint="import the raw WebSocket capture, or a Tardis incremental_book_L2 CSV",
+        )
     if dataset is None:
         m = _NAME_RE.match(path.name)
         if m:
