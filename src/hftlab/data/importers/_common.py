@@ -252,6 +252,33 @@ def _sample(values: np.ndarray, n: int) -> np.ndarray:
     return values if values.shape[0] <= n else values[:: values.shape[0] // n + 1]
 
 
+def csv_instrument_summary(
+    venue: str,
+    symbol: str,
+    prices: np.ndarray,
+    qtys: np.ndarray,
+    path: Path,
+    opts: ImportOptions,
+) -> InstrumentSummary:
+    """Check a CSV import's prices/sizes and start its summary with the (inferred) instrument.
+
+    Negative or non-finite values raise :class:`DataError` naming ``path`` and ``symbol``.
+    """
+    if np.any(~np.isfinite(prices) | (prices < 0) | ~np.isfinite(qtys) | (qtys < 0)):
+        raise DataError(f"{symbol}: negative or non-finite prices/sizes", path=path)
+    inst, tick_inf, lot_inf, _, _ = instrument_for(
+        venue,
+        symbol,
+        prices,
+        qtys,
+        str(path),
+        tick_size=opts.tick_size,
+        lot_size=opts.lot_size,
+        contract_size=opts.contract_size,
+    )
+    return InstrumentSummary(instrument=inst, tick_inferred=tick_inf, lot_inferred=lot_inf)
+
+
 def instrument_for(
     venue: str,
     symbol: str,

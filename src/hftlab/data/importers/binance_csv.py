@@ -39,7 +39,7 @@ from hftlab.data.importers._common import (
     ImportSummary,
     InstrumentSummary,
     LatencyStats,
-    instrument_for,
+    csv_instrument_summary,
     write_channel,
 )
 from hftlab.data.importers._csv import check_sorted, first_line, read_bytes, read_csv, ts_unit_to_ns
@@ -212,19 +212,8 @@ def _import_one(
             "trade_id": table.column("id"),
             "flags": flags,
         }
-    if np.any(~np.isfinite(prices) | (prices < 0) | ~np.isfinite(qtys) | (qtys < 0)):
-        raise DataError("negative or non-finite prices/sizes", path=path)
-    inst, tick_inf, lot_inf, _, _ = instrument_for(
-        venue,
-        sym,
-        prices,
-        qtys,
-        str(path),
-        tick_size=opts.tick_size,
-        lot_size=opts.lot_size,
-        contract_size=opts.contract_size,
-    )
-    isum = InstrumentSummary(instrument=inst, tick_inferred=tick_inf, lot_inferred=lot_inf)
+    isum = csv_instrument_summary(venue, sym, prices, qtys, path, opts)
+    inst = isum.instrument
     isum.rows = {channel.value: n}
     isum.latency = LatencyStats.of(np.zeros(0, dtype=np.int64))
     if n:

@@ -38,7 +38,7 @@ from hftlab.data.importers._common import (
     ImportSummary,
     InstrumentSummary,
     LatencyStats,
-    instrument_for,
+    csv_instrument_summary,
     write_channel,
 )
 from hftlab.data.importers._csv import check_sorted, first_line, read_bytes, read_csv
@@ -219,19 +219,8 @@ def _import_instrument(
         channel = Channel.DEPTH
         columns = _snapshots(t, ts_x, ts_l)
         prices, qtys = columns["price"], columns["qty"]
-    if np.any(~np.isfinite(prices) | (prices < 0) | ~np.isfinite(qtys) | (qtys < 0)):
-        raise DataError(f"{symbol}: negative or non-finite prices/sizes", path=path)
-    inst, tick_inf, lot_inf, _, _ = instrument_for(
-        venue,
-        symbol,
-        prices,
-        qtys,
-        str(path),
-        tick_size=opts.tick_size,
-        lot_size=opts.lot_size,
-        contract_size=opts.contract_size,
-    )
-    isum = InstrumentSummary(instrument=inst, tick_inferred=tick_inf, lot_inferred=lot_inf)
+    isum = csv_instrument_summary(venue, symbol, prices, qtys, path, opts)
+    inst = isum.instrument
     if channel is Channel.DEPTH:
         kind = columns["kind"]
         counts["depth.update"] = int(np.count_nonzero(kind == EventKind.DEPTH))
