@@ -28,6 +28,8 @@ from hftlab.sim._layout import (
     AI_LBB,
     AI_LBBQ,
     AI_LPOS,
+    AI_LTSL,
+    AI_LTSX,
     AI_NFILLS,
     AI_OPEN,
     AI_POS,
@@ -1259,6 +1261,8 @@ def run(
         if t_l == t:
             r = ev[il]
             k = r.kind
+            acci[r.instrument, AI_LTSX] = r.ts_exchange
+            acci[r.instrument, AI_LTSL] = r.ts_local
             if (
                 k <= _K_SNAPSHOT
                 and ctl[C_SUB_QUOTE] == 0

@@ -109,6 +109,8 @@ class SimCore:
         ctl[L.C_NEXT_ID] = 1
         ctl[L.C_END_T] = -L.INF
         self.acci[:, L.AI_LBB] = -1
+        self.acci[:, L.AI_LTSX] = -L.INF
+        self.acci[:, L.AI_LTSL] = -L.INF
         self.window = round(config.reorder_window_ms * 1e6)
         self.ev = np.zeros(0, dtype=EVENT_DTYPE)
         self.xi = np.zeros(0, dtype=np.int64)  # exchange order: indices into ev...

@@ -153,6 +153,15 @@ class Context:
                 return i
         raise KeyError(f"no instrument {name!r} in this run")
 
+    def data_times(self, instrument: int = 0) -> tuple[int, int]:
+        """``(ts_exchange, ts_local)`` of the last market event seen on ``instrument``.
+
+        Both are ``-(2**63 - 1)`` before any event. ``now - ts_local`` is how long the feed has
+        been silent; ``ts_local - ts_exchange`` is the feed latency of the last event.
+        """
+        a = self._core.acci
+        return int(a[instrument, L.AI_LTSX]), int(a[instrument, L.AI_LTSL])
+
     def position(self, instrument: int = 0) -> float:
         """Position in instrument units (base, or contracts) from the fills received."""
         n, d = self._lots[instrument]
