@@ -267,6 +267,9 @@ def build_result(
             "canceled": int(np.sum((oi == i) & (ev == "canceled"))),
             "cancel_rejected": int(np.sum((oi == i) & (ev == "cancel_rejected"))),
             "contract_type": str(inst.contract_type),
+            "contract_size": float(inst.contract_size),
+            "tick_size": float(inst.tick_size),
+            "lot_size": float(inst.lot_size),
         }
     summary = {
         "events": events,
