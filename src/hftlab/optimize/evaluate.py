@@ -1,0 +1,232 @@
+"""One evaluation of the optimiser: a backtest config in, a row of metrics out.
+
+:func:`evaluate` is a pure function of its :class:`EvalSpec`: same spec, same metrics (only
+``wall_s`` differs between runs). It is picklable by reference and holds no state between calls
+except a per-process cache of decoded event chunks, which changes speed, never results. The local
+process pool and Ray run this very function.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import OrderedDict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from hftlab.backtest.cli import _time, load_strategy_class
+from hftlab.backtest.engine import book_sources, run_backtest
+from hftlab.backtest.result import BacktestResult
+from hftlab.errors import ConfigError
+from hftlab.events import Instrument
+from hftlab.optimize.spec import apply_overrides, build_configs
+from hftlab.sim.config import SimConfig
+from hftlab.strategy import Strategy
+
+__all__ = ["EvalSpec", "evaluate", "metric_names", "metrics_of", "warm_up"]
+
+log = logging.getLogger(__name__)
+
+DATA_KEYS = {"instruments", "channels", "start", "end"}
+#: Per-process budget of decoded events kept between evaluations (MiB); 0 disables the cache.
+CACHE_MB_ENV = "HFTLAB_OPTIMIZE_CACHE_MB"
+_DEFAULT_CACHE_MB = 1024
+
+
+class EvalSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything one backtest needs, as plain data (picklable, hashable by value).
+
+    Attributes
+    ----------
+    data
+        Store directory (absolute, so that any worker resolves it alike).
+    strategy
+        ``MODULE:CLASS`` or ``/abs/path/file.py:CLASS``.
+    tables
+        The base backtest config: ``data``, ``sim``, ``strategy`` tables as in
+        ``hftlab backtest --config``.
+    values
+        The point: dotted parameter name -> value, applied over ``tables``.
+    start, end
+        Time window (ns, ``ts_local``; end exclusive) overriding ``[data] start/end``.
+    tags
+        Carried unchanged into the result row (fold, window, trial number, ...).
+    """
+
+    data: str
+    strategy: str
+    tables: dict[str, Any] = msgspec.field(default_factory=dict)
+    values: dict[str, Any] = msgspec.field(default_factory=dict)
+    start: int | None = None
+    end: int | None = None
+    tags: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+def metrics_of(result: BacktestResult) -> dict[str, float]:
+    """The flat scalar metrics of a run (summed over instruments).
+
+    Parameters
+    ----------
+    result
+        A finished backtest.
+
+    Returns
+    -------
+    dict
+        ``pnl`` (equity change, marked to mid), ``fees``, ``max_drawdown`` (of the summed
+        equity series), ``fills``, ``maker_fills``, ``taker_fills``, ``volume``, ``notional``,
+        ``orders_sent``, ``rejected``, ``canceled``, ``cancel_rejected``, ``abs_position``,
+        ``events``.
+    """
+    per = result.summary["instruments"].values()
+    out: dict[str, float] = {"pnl": float(sum(v["equity"] for v in per))}
+    for key in ("fees", "volume", "notional"):
+        out[key] = float(sum(v[key] for v in per))
+    for key in ("fills", "maker_fills", "taker_fills", "orders_sent", "rejected", "canceled"):
+        out[key] = int(sum(v[key] for v in per))
+    out["cancel_rejected"] = int(sum(v["cancel_rejected"] for v in per))
+    out["abs_position"] = float(sum(abs(v["position"]) for v in per))
+    ts = result.state["ts"].to_numpy()
+    eq = np.nan_to_num(result.state["equity"].to_numpy(), nan=0.0)
+    if ts.size:
+        uniq, inv = np.unique(ts, return_inverse=True)
+        total = np.zeros(uniq.size)
+        np.add.at(total, inv, eq)
+        out["max_drawdown"] = float(np.max(np.maximum.accumulate(total) - total))
+    else:
+        out["max_drawdown"] = 0.0
+    out["events"] = int(result.summary["events"])
+    return out
+
+
+@lru_cache(maxsize=32)
+def _strategy_class(spec: str) -> type[Strategy]:
+    return load_strategy_class(spec)
+
+
+class _EventCache:
+    """Decoded event chunks of recent windows, least recently used evicted first."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[tuple[Any, ...], tuple[list[np.ndarray], list, list]] = (
+            OrderedDict()
+        )
+        self._bytes = 0
+
+    @staticmethod
+    def budget() -> int:
+        try:
+            mb = float(os.environ.get(CACHE_MB_ENV, _DEFAULT_CACHE_MB))
+        except ValueError:
+            raise ConfigError(f"{CACHE_MB_ENV} must be a number of MiB") from None
+        return int(mb * 2**20)
+
+    def get(
+        self, store_root: str, tables: dict[str, Any], start: int | None, end: int | None
+    ) -> tuple[Any, list[Instrument], list[bool]]:
+        """``(chunks or EventStream, instruments, book_from_bbo)`` for a data selection."""
+        from hftlab.data.store import Store
+
+        dcfg = tables.get("data", {})
+        store = Store(store_root)
+        keys = store.resolve(dcfg.get("instruments"), dcfg.get("channels"))
+        stream = store.events(keys, start=start, end=end)
+        bbo = book_sources(stream)
+        signature = tuple(
+            (str(f.path), f.rows, f.bytes, f.ts_local_max) for k in keys for f in store.files(k)
+        )
+        key = (str(Path(store_root).resolve()), tuple(str(k) for k in keys), start, end, signature)
+        hit = self._items.get(key)
+        if hit is not None:
+            self._items.move_to_end(key)
+            return hit[0], hit[1], hit[2]
+        budget = self.budget()
+        if stream.rows * 56 > budget:  # rows of the selected files bound the window's rows
+            return stream, stream.instruments, bbo
+        chunks = list(stream)
+        size = sum(c.nbytes for c in chunks)
+        while self._items and self._bytes + size > budget:
+            _, old = self._items.popitem(last=False)
+            self._bytes -= sum(c.nbytes for c in old[0])
+        self._items[key] = (chunks, list(stream.instruments), bbo)
+        self._bytes += size
+        return chunks, list(stream.instruments), bbo
+
+
+_EVENTS = _EventCache()
+
+
+def _window(spec: EvalSpec) -> tuple[int | None, int | None]:
+    dcfg = spec.tables.get("data", {})
+    start = spec.start if spec.start is not None else _time(dcfg.get("start"), "start")
+    end = spec.end if spec.end is not None else _time(dcfg.get("end"), "end")
+    return start, end
+
+
+def evaluate(spec: EvalSpec) -> dict[str, Any]:
+    """Run one backtest and return its metrics row.
+
+    Parameters
+    ----------
+    spec
+        Store, strategy, base tables, the parameter values of this point and the window.
+
+    Returns
+    -------
+    dict
+        ``spec.tags``, then each swept parameter under its dotted name, the window
+        (``window_start``, ``window_end``: ns or None), the metrics of :func:`metrics_of`, and
+        ``wall_s`` (the only non-deterministic entry).
+
+    Raises
+    ------
+    ConfigError
+        The point's configs are invalid (normally caught when the grid is validated).
+    EngineError
+        The backtest failed (for example the strategy raised).
+    """
+    t0 = time.perf_counter()
+    tables = apply_overrides(spec.tables, spec.values)
+    unknown = set(tables.get("data", {})) - DATA_KEYS
+    if unknown:
+        raise ConfigError(f"[data] unknown key(s) {sorted(unknown)} (known: {sorted(DATA_KEYS)})")
+    cls = _strategy_class(spec.strategy)
+    sim_cfg, strat_cfg = build_configs(cls, tables, f"point {spec.values}")
+    start, end = _window(spec)
+    events, instruments, bbo = _EVENTS.get(spec.data, tables, start, end)
+    result = run_backtest(
+        events, cls(strat_cfg), sim_cfg, instruments=instruments, book_from_bbo=bbo
+    )
+    row: dict[str, Any] = dict(spec.tags)
+    row.update(spec.values)
+    row["window_start"] = start
+    row["window_end"] = end
+    row.update(metrics_of(result))
+    row["wall_s"] = time.perf_counter() - t0
+    return row
+
+
+def _empty_run() -> BacktestResult:
+    inst = Instrument(venue="warmup", symbol="WARMUP", tick_size=0.01, lot_size=0.001)
+    return run_backtest([], Strategy(), SimConfig(), instruments=[inst], book_from_bbo=[False])
+
+
+def warm_up() -> None:
+    """Load the compiled simulation core in this process (an empty replay; no data read).
+
+    Workers call it once when they start, so the first evaluation does not pay for it; numba
+    reads its on-disk cache (it compiles only if the cache is cold).
+    """
+    t0 = time.perf_counter()
+    _empty_run()
+    log.debug("worker %d warmed up in %.2f s", os.getpid(), time.perf_counter() - t0)
+
+
+def metric_names() -> list[str]:
+    """The metric columns every evaluation row has (from an empty replay; no data read)."""
+    return sorted(metrics_of(_empty_run()))
