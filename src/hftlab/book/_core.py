@@ -39,28 +39,33 @@ def _key(side: int, price: int) -> int:
     return price if side > 0 else -price
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _find(bk: np.ndarray, s: int, key: int) -> int:
     """Slot of the first level with key >= ``key`` (``n + 1`` if none), searching from the best."""
     n = bk[s, 0, 0]
     keys = bk[s, 0]
-    # Linear from the touch: the common case (updates near the best) costs a few comparisons.
+    if n > _LINEAR_STEPS:
+        # The common case, an update near the touch: count the top levels at or above the key
+        # without branching (no mispredictions; the loop vectorises), else binary search.
+        c = 0
+        for j in range(_LINEAR_STEPS):
+            c += keys[n - j] >= key
+        if c < _LINEAR_STEPS:
+            return n - c + 1
+        lo, hi = 1, n - _LINEAR_STEPS + 1  # answer in [lo, hi]; keys[hi] >= key
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if keys[mid] < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
     i = n
-    stop = max(1, n - _LINEAR_STEPS)
-    while i >= stop:
+    while i >= 1:
         if keys[i] < key:
             return i + 1
         i -= 1
-    if stop == 1:
-        return 1
-    lo, hi = 1, stop  # answer in [lo, hi]; keys[stop] >= key
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if keys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    return 1
 
 
 @njit(cache=True)
@@ -69,7 +74,7 @@ def book_new(capacity: int) -> np.ndarray:
     return np.zeros((2, 2, capacity + 1), dtype=np.int64)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def book_apply(bk: np.ndarray, side: int, price: int, qty: int) -> int:
     """Set the level ``price`` of ``side`` to ``qty`` lots (0 removes); return the previous qty."""
     s = _sidx(side)

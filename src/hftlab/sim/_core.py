@@ -1172,6 +1172,9 @@ def run(
     n = ev.shape[0]
     nx = xi.shape[0]
     local = ctl[C_LOCAL] != 0
+    # Local events that never wake the strategy take a fast path (book update only).
+    quiet_depth = ctl[C_SUB_QUOTE] == 0 and ctl[C_SUB_BOOK] == 0
+    quiet_trade = ctl[C_SUB_TRADE] == 0
     rcap = reqs.shape[0]
     pcap = resps.shape[0]
     scap = slog.shape[0]
@@ -1180,7 +1183,10 @@ def run(
     il = ctl[C_IL]
     ix = ctl[C_IX]
     final = ctl[C_FINAL] != 0
-    horizon = ctl[C_HORIZON]
+    # Nothing at or after `stop` is processed in this call: the horizon (rows still to come
+    # may precede it) or, with the data complete, just after its last local time.
+    stop = ctl[C_END_T] + 1 if final else ctl[C_HORIZON]
+    n_events = ctl[C_EVENTS]
     reason = 0
     while True:
         t_x = xt[ix] if ix < nx else INF
@@ -1191,13 +1197,10 @@ def run(
         t_r = resps[rd % pcap, E_TS_LOCAL] if rd < ctl[C_RS_TAIL] else INF
         t_tm = ctl[C_TIMER]
         t = min(t_x, t_q, t_r, t_l, t_tm)
-        if final:
-            if t == INF or t > ctl[C_END_T]:
-                reason = W_END
-                break
-        elif t >= horizon:
-            reason = W_NEED_DATA
+        if t >= stop:
+            reason = W_END if final else W_NEED_DATA
             break
+        next_rec = INF
         if rec_int > 0:
             if ctl[C_NEXT_REC] == INF:
                 ctl[C_NEXT_REC] = (t // rec_int + 1) * rec_int
@@ -1208,25 +1211,45 @@ def run(
                 _record(ctl[C_NEXT_REC], books, ords, acci, accf, ip, slog_ts, slog, ctl)
                 ctl[C_NEXT_REC] += rec_int
                 continue
+            next_rec = ctl[C_NEXT_REC]
         if t_x == t:
-            i = xi[ix]
-            r = ev[i]
-            inst = r.instrument
-            k = r.kind
-            # Fast path (no order of ours on this instrument): only the book changes. Calls
-            # with many array arguments cost more than the book update itself.
-            if acci[inst, AI_OPEN] == 0 and k != _K_BBO:
-                if ip[inst, IP_BOOKSRC] == 0.0:
-                    if k <= _K_SNAPSHOT:
-                        book_apply(books[inst], r.side, r.price, r.qty)
-                    elif k == _K_CLEAR:
-                        book_clear(books[inst], r.side)
-            else:
-                _exchange_event(
-                    i, t, ev, books, ords, oqf, acci, accf, ip, cfg, resps, respf, lat_r, rng, ctl
-                )
-            ix += 1
-            ctl[C_EVENTS] += 1
+            # Exchange rows win ties with everything: run them until another happening (or a
+            # state sample, or the stop) is due. Rows of instruments without our orders only
+            # change the book; any other row may create responses, so re-plan after it.
+            lim = min(t_q, t_r, t_l, t_tm)  # rows at exactly `lim` still go first
+            lim2 = min(next_rec, stop)  # rows at or after `lim2` wait
+            while True:
+                i = xi[ix]
+                r = ev[i]
+                inst = r.instrument
+                k = r.kind
+                slow = acci[inst, AI_OPEN] != 0  # our orders may react: re-plan after
+                if not slow:
+                    # Calls with many array arguments cost more than the book update itself.
+                    if ip[inst, IP_BOOKSRC] == 0.0:
+                        if k <= _K_SNAPSHOT:
+                            book_apply(books[inst], r.side, r.price, r.qty)
+                        elif k == _K_CLEAR:
+                            book_clear(books[inst], r.side)
+                    elif k == _K_BBO:
+                        bk = books[inst]
+                        book_clear(bk, 0)
+                        if r.qty > 0:
+                            book_apply(bk, 1, r.price, r.qty)
+                        if r.qty2 > 0:
+                            book_apply(bk, -1, r.price2, r.qty2)
+                else:
+                    _exchange_event(
+                        i, xt[ix], ev, books, ords, oqf, acci, accf, ip, cfg, resps, respf,
+                        lat_r, rng, ctl,
+                    )
+                ix += 1
+                n_events += 1
+                if slow or ix >= nx:
+                    break
+                tn = xt[ix]
+                if tn > lim or tn >= lim2:
+                    break
             if ctl[C_ERROR] != 0:
                 reason = W_ERROR
                 break
@@ -1259,26 +1282,31 @@ def run(
                 break
             continue
         if t_l == t:
-            r = ev[il]
-            k = r.kind
-            acci[r.instrument, AI_LTSX] = r.ts_exchange
-            acci[r.instrument, AI_LTSL] = r.ts_local
-            if (
-                k <= _K_SNAPSHOT
-                and ctl[C_SUB_QUOTE] == 0
-                and ctl[C_SUB_BOOK] == 0
-                and ip[r.instrument, IP_BOOKSRC] == 0.0
-            ):
-                book_apply(lbooks[r.instrument], r.side, r.price, r.qty)  # fast path
-                w = 0
-            elif k == _K_TRADE and ctl[C_SUB_TRADE] == 0:
-                w = 0
-            else:
-                w = _local_event(il, ev, lbooks, acci, ip, ctl)
-            ctl[C_R_INST] = ev[il].instrument
-            ctl[C_R_IDX] = il
-            il += 1
-            ctl[C_NOW] = t
+            # Local rows lose ties with exchange rows, requests and responses, win them with
+            # timers; run them until one wakes the strategy or something else is due.
+            lim = min(t_x, t_q, t_r)  # rows at `lim` wait
+            lim2 = min(t_tm + 1 if t_tm < INF else INF, next_rec, stop)  # these wait
+            w = 0
+            while True:
+                r = ev[il]
+                inst = r.instrument
+                k = r.kind
+                acci[inst, AI_LTSX] = r.ts_exchange
+                acci[inst, AI_LTSL] = r.ts_local
+                if k <= _K_SNAPSHOT and quiet_depth and ip[inst, IP_BOOKSRC] == 0.0:
+                    book_apply(lbooks[inst], r.side, r.price, r.qty)
+                elif not (k == _K_TRADE and quiet_trade):
+                    w = _local_event(il, ev, lbooks, acci, ip, ctl)
+                il += 1
+                if w != 0 or il >= n:
+                    break
+                tn = ev[il].ts_local
+                if tn >= lim or tn >= lim2:
+                    break
+            last = ev[il - 1]
+            ctl[C_R_INST] = last.instrument
+            ctl[C_R_IDX] = il - 1
+            ctl[C_NOW] = last.ts_local
             if w != 0:
                 reason = w
                 break
@@ -1288,6 +1316,7 @@ def run(
         ctl[C_NOW] = t
         reason = W_TIMER
         break
+    ctl[C_EVENTS] = n_events
     ctl[C_IL] = il
     ctl[C_IX] = ix
     ctl[C_REASON] = reason

@@ -15,7 +15,7 @@ import numpy as np
 from hftlab.book import book_new
 from hftlab.errors import EngineError
 from hftlab.events import EVENT_DTYPE, ContractType, Instrument
-from hftlab.sim import _core
+from hftlab.sim import _core, _feed
 from hftlab.sim import _layout as L
 from hftlab.sim.config import SimConfig
 
@@ -135,62 +135,62 @@ class SimCore:
         if chunk is None:
             ctl[L.C_FINAL] = 1
             ctl[L.C_END_T] = self._last_local
-            new_i = np.zeros(0, dtype=np.int64)
-            new_t = new_i
+            new_t = np.zeros(0, dtype=np.int64)
             horizon = L.INF
             chunk = self.ev[:0]
         else:
-            self._check(chunk)
+            if chunk.dtype != EVENT_DTYPE:
+                raise EngineError(f"chunk dtype {chunk.dtype} is not EVENT_DTYPE")
             if len(chunk) == 0:
                 return
+            chunk = np.ascontiguousarray(chunk)
+            new_t = np.empty(len(chunk), dtype=np.int64)
+            code, bad = _feed.prepare_chunk(
+                chunk, self._last_local, self.window, len(self.instruments), new_t
+            )
+            if code:
+                self._chunk_error(chunk, int(code), int(bad))
             self._last_local = int(chunk["ts_local"][-1])
-            tl = chunk["ts_local"]
-            new_t = np.maximum(np.minimum(chunk["ts_exchange"], tl), tl - self.window)
-            new_i = np.arange(len(chunk), dtype=np.int64)
             horizon = self._last_local - self.window
         il = int(ctl[L.C_IL])
         ix = int(ctl[L.C_IX])
-        todo = np.concatenate([self.xi[ix:], self._pend_i])
         # Keep the rows either cursor has not reached (the carried part spans about W).
-        k0 = int(todo.min()) if todo.size else len(self.ev)
+        k0 = len(self.ev)
+        if ix < len(self.xi):
+            k0 = min(k0, int(self.xi[ix:].min()))
+        if self._pend_i.size:
+            k0 = min(k0, int(self._pend_i.min()))
         if ctl[L.C_LOCAL]:
             k0 = min(k0, il)
         base = len(self.ev) - k0
         if len(chunk):
-            self.ev = np.concatenate([self.ev[k0:], chunk]) if base else chunk
+            self.ev = _concat_events(self.ev[k0:], chunk) if base else chunk
         else:
             self.ev = self.ev[k0:]
-        done_i, done_t = self.xi[ix:] - k0, self.xt[ix:]
-        cand_i = np.concatenate([self._pend_i - k0, new_i + base])
-        cand_t = np.concatenate([self._pend_t, new_t])
-        order = np.lexsort((cand_i, cand_t))
-        cand_i, cand_t = cand_i[order], cand_t[order]
-        cut = int(np.searchsorted(cand_t, horizon, "left"))
-        self.xi = np.concatenate([done_i, cand_i[:cut]])
-        self.xt = np.concatenate([done_t, cand_t[:cut]])
-        self._pend_i, self._pend_t = cand_i[cut:], cand_t[cut:]
+        out_i, out_t, self._pend_i, self._pend_t = _feed.release(
+            self._pend_i - k0, self._pend_t, new_t, base, horizon
+        )
+        if ix < len(self.xi):
+            self.xi = np.concatenate([self.xi[ix:] - k0, out_i])
+            self.xt = np.concatenate([self.xt[ix:], out_t])
+        else:
+            self.xi, self.xt = out_i, out_t
         ctl[L.C_IX] = 0
         ctl[L.C_IL] = max(il - k0, 0)
         ctl[L.C_HORIZON] = horizon
 
-    def _check(self, chunk: np.ndarray) -> None:
-        if chunk.dtype != EVENT_DTYPE:
-            raise EngineError(f"chunk dtype {chunk.dtype} is not EVENT_DTYPE")
-        if len(chunk) == 0:
-            return
-        tl = chunk["ts_local"]
-        if tl[0] < self._last_local or np.any(tl[1:] < tl[:-1]):
-            bad = 0 if tl[0] < self._last_local else int(np.flatnonzero(tl[1:] < tl[:-1])[0]) + 1
+    def _chunk_error(self, chunk: np.ndarray, code: int, bad: int) -> None:
+        if code == 1:
+            tl = chunk["ts_local"]
+            before = self._last_local if bad == 0 else int(tl[bad - 1])
             raise EngineError(
                 f"events out of ts_local order at row {bad} of a chunk "
-                f"({int(tl[bad])} after {int(self._last_local if bad == 0 else tl[bad - 1])})"
+                f"({int(tl[bad])} after {before})"
             )
-        inst = chunk["instrument"]
-        if int(inst.min()) < 0 or int(inst.max()) >= len(self.instruments):
-            raise EngineError(
-                f"event instrument index {int(inst.max())} outside the {len(self.instruments)} "
-                "instruments of the run"
-            )
+        raise EngineError(
+            f"event instrument index {int(chunk['instrument'][bad])} at row {bad} of a chunk is "
+            f"outside the {len(self.instruments)} instruments of the run"
+        )
 
     def step(self) -> int:
         """Run until the next wake-up; returns its reason (``W_*`` in :mod:`._layout`)."""
@@ -307,6 +307,16 @@ class SimCore:
 
     def position_lots(self, inst: int, *, local: bool = True) -> int:
         return int(self.acci[inst, L.AI_LPOS if local else L.AI_POS])
+
+
+def _concat_events(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.concatenate`` for event rows as one memory copy (the structured path is ~5x slower)."""
+    out = np.empty(len(a) + len(b), dtype=EVENT_DTYPE)
+    raw = out.view(np.uint8)
+    na = len(a) * EVENT_DTYPE.itemsize
+    raw[:na] = np.ascontiguousarray(a).view(np.uint8)
+    raw[na:] = b.view(np.uint8)
+    return out
 
 
 _EMPTY_RI = np.zeros((0, L.E_NF), dtype=np.int64)
