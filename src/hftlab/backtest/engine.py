@@ -12,8 +12,9 @@ import numpy as np
 
 from hftlab.backtest.result import BacktestResult, build_result
 from hftlab.data.store import EventStream
-from hftlab.errors import EngineError, HftlabError
+from hftlab.errors import ConfigError, EngineError, HftlabError
 from hftlab.events import Channel, Instrument
+from hftlab.risk import RiskConfig, RiskManager
 from hftlab.sim import _core
 from hftlab.sim import _layout as L
 from hftlab.sim.config import SimConfig
@@ -27,6 +28,11 @@ Progress = Callable[[int], None]
 
 
 def _overrides(strategy: Strategy, name: str) -> bool:
+    """Whether to deliver callback ``name``: what the class overrides, or what a wrapper (the
+    risk manager) says through ``wants_callback(name)``."""
+    wants = getattr(strategy, "wants_callback", None)
+    if wants is not None:
+        return bool(wants(name))
     return getattr(type(strategy), name) is not getattr(Strategy, name)
 
 
@@ -98,6 +104,7 @@ def run_backtest(
     book_from_bbo: Sequence[bool] | None = None,
     progress: Progress | None = None,
     run_info: dict[str, Any] | None = None,
+    risk: RiskConfig | None = None,
 ) -> BacktestResult:
     """Run ``strategy`` (or a raw replay if None) over ``events``.
 
@@ -112,6 +119,10 @@ def run_backtest(
         Simulator settings (defaults if None).
     progress
         Called with the number of market events applied so far, once per chunk.
+    risk
+        Risk limits. The strategy always runs inside a :class:`~hftlab.risk.RiskManager`
+        (default :class:`~hftlab.risk.RiskConfig`, every limit off, if None); pass an already
+        wrapped strategy instead to keep its manager.
 
     Raises
     ------
@@ -120,6 +131,15 @@ def run_backtest(
         (named with its callback and the simulated time). A run never ends early silently.
     """
     config = config or SimConfig()
+    inner = strategy
+    manager: RiskManager | None = None
+    if isinstance(strategy, RiskManager):
+        if risk is not None:
+            raise ConfigError("pass risk= or a RiskManager-wrapped strategy, not both")
+        manager, inner = strategy, strategy.strategy
+    elif strategy is not None:
+        manager = RiskManager(strategy, risk)
+    strategy = manager
     if isinstance(events, EventStream):
         instruments = events.instruments
         if book_from_bbo is None:
@@ -204,7 +224,7 @@ def run_backtest(
     except HftlabError:
         raise
     except Exception as exc:
-        where = f"strategy {type(strategy).__name__}.{runner.callback}" if strategy else "engine"
+        where = f"strategy {type(inner).__name__}.{runner.callback}" if strategy else "engine"
         raise EngineError(
             f"{where} failed at t={int(core.ctl[L.C_NOW])} ns: {type(exc).__name__}: {exc}"
         ) from exc
@@ -217,6 +237,7 @@ def run_backtest(
         first_ts=first_ts,
         wall_seconds=wall,
         config=config,
-        strategy=strategy,
+        strategy=inner,
         run_info=run_info or {},
+        risk=manager,
     )

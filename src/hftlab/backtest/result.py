@@ -5,7 +5,8 @@ Run folder layout::
     RUN/state.parquet    ts, instrument, symbol, mid, position, cash, fees, equity, our quotes
     RUN/orders.parquet   every request sent and every order event, with both clocks
     RUN/fills.parquet    the fills (a subset of the order events, with cash and fee)
-    RUN/summary.json     per-instrument and total figures (deterministic)
+    RUN/risk.parquet     risk triggers: ts_local, instrument, rule, action, value, limit, detail
+    RUN/summary.json     per-instrument and total figures, and "risk" (deterministic)
     RUN/run.json         config, strategy, wall-clock performance (differs between runs)
 
 Everything but ``run.json`` is bit-identical for equal data, config and seed.
@@ -24,9 +25,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from hftlab.risk import RISK_SCHEMA, risk_summary
 from hftlab.sim import _layout as L
 
 if TYPE_CHECKING:
+    from hftlab.risk import RiskManager
     from hftlab.sim.config import SimConfig
     from hftlab.sim.core import SimCore
     from hftlab.strategy import Strategy
@@ -75,12 +78,19 @@ class BacktestResult:
     fills: pa.Table
     summary: dict[str, Any]
     run_info: dict[str, Any] = field(default_factory=dict)
+    #: Risk triggers (``risk.parquet``, schema :data:`hftlab.risk.RISK_SCHEMA`).
+    risk: pa.Table = field(default_factory=RISK_SCHEMA.empty_table)
 
     def save(self, out: str | Path) -> Path:
         """Write the run folder (created if needed; files replaced atomically)."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        for name, table in (("state", self.state), ("orders", self.orders), ("fills", self.fills)):
+        for name, table in (
+            ("state", self.state),
+            ("orders", self.orders),
+            ("fills", self.fills),
+            ("risk", self.risk),
+        ):
             tmp = out / f"{name}.parquet.tmp"
             pq.write_table(table, tmp, compression="zstd")
             tmp.replace(out / f"{name}.parquet")
@@ -232,6 +242,7 @@ def build_result(
     config: SimConfig,
     strategy: Strategy | None,
     run_info: dict[str, Any],
+    risk: RiskManager | None = None,
 ) -> BacktestResult:
     orders = _orders_table(core, responses, sent)
     fills = orders.filter(pc.equal(orders["event"], "fill")).drop_columns(
@@ -277,6 +288,7 @@ def build_result(
         "last_ts": int(core.ctl[L.C_END_T]) if core.ctl[L.C_END_T] > -L.INF else None,
         "strategy": None if strategy is None else type(strategy).__qualname__,
         "instruments": per,
+        "risk": risk.summary() if risk is not None else risk_summary([], False, None),
     }
     info = dict(run_info)
     info.update(
@@ -287,9 +299,17 @@ def build_result(
             "strategy_config": None
             if strategy is None
             else _builtins(getattr(strategy, "config", None)),
+            "risk_config": None if risk is None else msgspec.to_builtins(risk.config),
         }
     )
-    return BacktestResult(state=state, orders=orders, fills=fills, summary=summary, run_info=info)
+    return BacktestResult(
+        state=state,
+        orders=orders,
+        fills=fills,
+        summary=summary,
+        run_info=info,
+        risk=risk.table() if risk is not None else RISK_SCHEMA.empty_table(),
+    )
 
 
 def _builtins(obj: Any) -> Any:

@@ -1,0 +1,33 @@
+"""Risk limits and the kill switch, wrapped around every strategy in backtest and live alike.
+
+>>> from hftlab.risk import RiskConfig, RiskManager
+>>> limits = RiskConfig(max_position=0.01, max_loss=50.0)
+>>> guarded = RiskManager(MyStrategy(), limits)  # doctest: +SKIP
+
+``run_backtest`` wraps every strategy (``risk=RiskConfig(...)``, the defaults if omitted); see
+``docs/risk.md`` for the rules, their guarantees and the ``risk.parquet`` schema.
+"""
+
+from __future__ import annotations
+
+from hftlab.risk.config import ACTIONS, RULES, RiskConfig
+from hftlab.risk.manager import (
+    RISK_REJECT_CODES,
+    RISK_SCHEMA,
+    RiskManager,
+    reject_reason_name,
+    risk_summary,
+    risk_table,
+)
+
+__all__ = [
+    "ACTIONS",
+    "RISK_REJECT_CODES",
+    "RISK_SCHEMA",
+    "RULES",
+    "RiskConfig",
+    "RiskManager",
+    "reject_reason_name",
+    "risk_summary",
+    "risk_table",
+]

@@ -11,6 +11,7 @@ import heapq
 import logging
 import math
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -120,6 +121,23 @@ class BookView:
         )
 
 
+class OrderGate(Protocol):
+    """Pre-trade checks a wrapper (the risk manager) installs with :meth:`Context.set_order_gate`.
+
+    ``allow_new`` / ``allow_modify`` return 0 to let the request go (and then account for it as
+    sent) or a nonzero reject reason to refuse it locally; a refused request is never sent and
+    is handed to ``refused``. ``sent_cancel`` sees every cancel (cancels are never refused).
+    """
+
+    def allow_new(self, instrument: int, side: int, ticks: int, lots: int, tif: int) -> int: ...
+
+    def allow_modify(self, order: Order, ticks: int, lots: int) -> int: ...
+
+    def sent_cancel(self, order: Order) -> None: ...
+
+    def refused(self, order: Order) -> None: ...
+
+
 class Context:
     """What a strategy sees and does. Created by the engine; one per strategy per run."""
 
@@ -130,8 +148,11 @@ class Context:
         self._ticks = [inst.tick_ratio for inst in self.instruments]
         self._lots = [inst.lot_ratio for inst in self.instruments]
         self.orders: dict[int, Order] = {}  # open or pending, by id
-        self._timers: list[tuple[int, int, int]] = []  # (time, seq, period or 0)
+        # (time, seq, period or 0, internal callback or None for the strategy's on_timer)
+        self._timers: list[tuple[int, int, int, Callable[[Context], None] | None]] = []
         self._timer_seq = 0
+        self._gate: OrderGate | None = None
+        self._refused_ids = 0  # locally refused orders get ids -1, -2, ...
         self.log = log
         # Request log rows (now, id, inst, kind, side, ticks, lots, responses seen before it).
         self.sent: list[tuple[int, int, int, int, int, int, int, int]] = []
@@ -218,6 +239,30 @@ class Context:
         if lots <= 0:
             raise ValueError(f"order size {qty!r} is below one lot")
         ticks = 0 if price is None else self.to_ticks(price, inst, side=side)
+        gate = self._gate
+        if gate is not None:
+            reason = gate.allow_new(inst, side, ticks, lots, code)
+            if reason:
+                self._refused_ids -= 1
+                order = Order(
+                    self._refused_ids,
+                    inst,
+                    side,
+                    ticks,
+                    lots,
+                    tif,
+                    self.now,
+                    self._ticks[inst],
+                    self._lots[inst],
+                )
+                order.status = OrderStatus.REJECTED
+                order.reject_reason = reason
+                gate.refused(order)
+                return order
+        return self._submit(side, inst, ticks, lots, code, tif)
+
+    def _submit(self, side: int, inst: int, ticks: int, lots: int, code: int, tif: str) -> Order:
+        """Send a new order, bypassing the order gate (the gate's own orders use this)."""
         oid = self._core.submit(inst, side, ticks, lots, code)
         order = Order(
             oid, inst, side, ticks, lots, tif, self.now, self._ticks[inst], self._lots[inst]
@@ -231,6 +276,8 @@ class Context:
         o = self.orders.get(order if isinstance(order, int) else order.id)
         if o is None:
             return  # already known closed
+        if self._gate is not None:
+            self._gate.sent_cancel(o)
         self._core.cancel(o.id, o.instrument, o.side)
         self.sent.append((self.now, o.id, o.instrument, L.RQ_CANCEL, o.side, 0, 0, self._n_resp))
 
@@ -246,6 +293,13 @@ class Context:
             else self.to_ticks(price, order.instrument, side=order.side)
         )
         lots = order.qty_lots if qty is None else self.to_lots(qty, order.instrument)
+        gate = self._gate
+        if gate is not None:
+            reason = gate.allow_modify(order, ticks, lots)
+            if reason:
+                order.reject_reason = reason
+                gate.refused(order)
+                return
         self._core.modify(order.id, order.instrument, order.side, ticks, lots)
         self.sent.append(
             (
@@ -260,6 +314,10 @@ class Context:
             )
         )
 
+    def set_order_gate(self, gate: OrderGate | None) -> None:
+        """Install pre-trade checks on ``buy``/``sell``/``modify`` (see :class:`OrderGate`)."""
+        self._gate = gate
+
     # ------------------------------------------------------------------ timers
     def set_timer(self, at: int) -> None:
         """Wake ``on_timer`` once at local time ``at`` (ns)."""
@@ -272,24 +330,40 @@ class Context:
         first = self.now + interval if start is None else max(int(start), self.now)
         self._add_timer(first, int(interval))
 
-    def _add_timer(self, at: int, period: int) -> None:
+    def internal_timer(self, interval: int, callback: Callable[[Context], None]) -> None:
+        """Call ``callback(ctx)`` every ``interval`` ns, without waking the strategy's ``on_timer``.
+
+        For wrappers (the risk manager's periodic checks). Internal callbacks due at a wake-up
+        run before the strategy's timers due at the same wake-up.
+        """
+        if interval <= 0:
+            raise ValueError("timer interval must be positive")
+        self._add_timer(self.now + int(interval), int(interval), callback)
+
+    def _add_timer(
+        self, at: int, period: int, callback: Callable[[Context], None] | None = None
+    ) -> None:
         self._timer_seq += 1
-        heapq.heappush(self._timers, (at, self._timer_seq, period))
+        heapq.heappush(self._timers, (at, self._timer_seq, period, callback))
         self._core.set_timer(self._timers[0][0])
 
     def _due_timers(self) -> int:
-        """Pop the timers due now, reschedule periodic ones; return how many fired."""
+        """Pop the timers due now, reschedule periodic ones, run internal callbacks; return how
+        many of the strategy's timers fired."""
         now = self.now
         fired = 0
         while self._timers and self._timers[0][0] <= now:
-            at, _, period = heapq.heappop(self._timers)
-            fired += 1
+            at, _, period, callback = heapq.heappop(self._timers)
             if period:
                 nxt = at + period
                 if nxt <= now:  # catch up without firing a burst after a gap in the data
                     nxt = now + period - (now - at) % period
                 self._timer_seq += 1
-                heapq.heappush(self._timers, (nxt, self._timer_seq, period))
+                heapq.heappush(self._timers, (nxt, self._timer_seq, period, callback))
+            if callback is None:
+                fired += 1
+            else:
+                callback(self)
         if self._timers:
             self._core.set_timer(self._timers[0][0])
         return fired
