@@ -47,6 +47,7 @@ from hftlab.analytics.metrics import (
     inventory_stats,
     latency_stats,
     max_drawdown,
+    mid_at,
     order_stats,
     pnl_decomposition,
     resample,
@@ -79,6 +80,8 @@ RISK_RULES: Final = (
 #: Risk actions. ``resume`` ends a trigger's effect; it is not a trigger itself.
 RISK_ACTIONS: Final = ("block_order", "pull_quotes", "resume", "kill", "flatten")
 
+#: Actions that count as a rule firing (as in ``summary.json`` ``risk.triggers``).
+_TRIGGER_ACTIONS: Final = ("block_order", "pull_quotes", "kill")
 _STATE_COLUMNS: Final = ("ts", "instrument", "mid", "position", "cash", "fees", "equity")
 _ORDER_COLUMNS: Final = (
     "ts_local",
@@ -502,6 +505,8 @@ class _Orders:
     qty: np.ndarray
     filled: np.ndarray
     last_qty: np.ndarray
+    price: np.ndarray
+    side: np.ndarray
     req_idx: np.ndarray  # rows of requests
     ack_idx: np.ndarray  # rows of acks
     req_of_ack: np.ndarray  # for paired acks (positions in ack_idx): request row
@@ -528,6 +533,8 @@ def _orders(run: RunData, instrument: int | None) -> _Orders:
         qty=_np(o, "qty", np.float64),
         filled=_np(o, "filled", np.float64),
         last_qty=_np(o, "last_qty", np.float64),
+        price=_np(o, "price", np.float64),
+        side=_np(o, "side", np.int8),
         req_idx=req_idx,
         ack_idx=ack_idx,
         req_of_ack=req_idx[i],
@@ -749,8 +756,8 @@ def run_pnl_decomposition(run: RunLike, instrument: int) -> PnlDecomposition:
     return msgspec.structs.replace(
         d,
         notional=size * float(np.sum(f["qty"] / f["price"])),
-        start_mid=-1.0 / d.start_mid,
-        end_mid=-1.0 / d.end_mid,
+        start_mid=float(mid_at(np.array([t0]), mt, mid)[0]),
+        end_mid=float(mid_at(np.array([t1]), mt, mid)[0]),
     )
 
 
@@ -789,19 +796,125 @@ def run_markouts(
     )
 
 
+class FillRateByDistance(msgspec.Struct, frozen=True):
+    """Fill rate of our quotes by their distance from the mid when they were placed.
+
+    Attributes
+    ----------
+    unit
+        ``"ticks"`` (tick size known) or ``"price"``.
+    distance
+        Bucket start: the quote's distance behind the mid, ``side·(mid − price)``, floored to
+        ``bucket`` (0 means at the mid; negative means it crossed the mid).
+    n_quotes, offered, filled
+        Quotes placed in the bucket, their open quantity and what of it was filled before the
+        quote moved or ended.
+    fill_rate
+        ``filled / offered`` per bucket.
+    """
+
+    unit: str
+    bucket: float
+    distance: np.ndarray
+    n_quotes: np.ndarray
+    offered: np.ndarray
+    filled: np.ndarray
+    fill_rate: np.ndarray
+
+
+def fill_rate_by_distance(
+    run: RunLike, instrument: int, *, bucket: float = 1.0
+) -> FillRateByDistance:
+    """Fill rate of quotes bucketed by distance from the mid at placement.
+
+    A quote is an accepted new order or an accepted modify (exchange clock); it lasts until
+    the order's next accepted modify or its end. Its fills are the order's fills in that time;
+    its offered quantity is the order's open quantity when it was placed. The mid is the last
+    state sample at or before the placement.
+
+    Parameters
+    ----------
+    run
+        The run.
+    instrument
+        Instrument index.
+    bucket
+        Bucket width in ticks (or price units when the run does not record the tick size).
+    """
+    if not bucket > 0:
+        raise ConfigError(f"bucket width must be > 0, got {bucket}")
+    r = as_run(run)
+    _check_instrument(r, instrument)
+    o = _orders(r, instrument)
+    ack_code = o.code[o.paired_ack]
+    placed = o.paired_ack[(ack_code == _EV["accepted"]) | (ack_code == _EV["modified"])]
+    fills = np.flatnonzero(o.code == _EV["fill"])
+    # Stack quotes and fills; sorted by order, then exchange time, quotes before fills on ties.
+    rows = np.r_[placed, fills]
+    is_fill = np.r_[np.zeros(placed.size, bool), np.ones(fills.size, bool)]
+    order = np.lexsort((is_fill, o.ts_exch[rows], o.oid[rows]))
+    rows, is_fill = rows[order], is_fill[order]
+    pos = np.where(~is_fill, np.arange(rows.size), -1)
+    np.maximum.accumulate(pos, out=pos)
+    ok = is_fill & (pos >= 0)
+    ok[ok] = o.oid[rows[pos[ok]]] == o.oid[rows[ok]]
+    quote_of_fill = pos[ok]  # positions (in the stacked order) of the quote each fill belongs to
+    filled_by_pos = np.bincount(quote_of_fill, weights=o.last_qty[rows[ok]], minlength=rows.size)
+    q_pos = np.flatnonzero(~is_fill)
+    q_rows = rows[q_pos]
+    spec = r.instrument_spec(instrument)
+    tick = spec.get("tick_size")
+    unit, scale = ("ticks", float(tick)) if tick else ("price", 1.0)
+    if q_rows.size:
+        mt, mid = mid_series(r, instrument)
+        idx = np.clip(np.searchsorted(mt, o.ts_exch[q_rows], side="right") - 1, 0, None)
+        dist = o.side[q_rows] * (mid[idx] - o.price[q_rows]) / scale
+    else:
+        dist = np.zeros(0)
+    key = np.floor(dist / bucket + 1e-9).astype(np.int64)
+    uniq, inv = np.unique(key, return_inverse=True)
+    offered = np.bincount(inv, weights=o.qty[q_rows] - o.filled[q_rows], minlength=uniq.size)
+    filled = np.bincount(inv, weights=filled_by_pos[q_pos], minlength=uniq.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(offered > 0, filled / offered, np.nan)
+    return FillRateByDistance(
+        unit=unit,
+        bucket=float(bucket),
+        distance=uniq.astype(np.float64) * bucket,
+        n_quotes=np.bincount(inv, minlength=uniq.size),
+        offered=offered,
+        filled=filled,
+        fill_rate=rate,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Inventory, risk
 # --------------------------------------------------------------------------------------------
 
 
-def position_limit(run: RunLike) -> float | None:
-    """The position limit the strategy config names (``max_position``), or None."""
-    cfg = as_run(run).run_info.get("strategy_config")
+def position_limit(run: RunLike, instrument: int | None = None) -> float | None:
+    """The position limit the run was held to, or None when none is known.
+
+    The smaller of the strategy config's ``max_position`` and the risk config's
+    ``max_position`` (``run.json`` ``risk_config``: one number, or a table by ``SYMBOL`` or
+    ``VENUE/SYMBOL``, looked up for ``instrument``).
+    """
+    r = as_run(run)
+    found: list[float] = []
+    cfg = r.run_info.get("strategy_config")
     if isinstance(cfg, Mapping):
         value = cfg.get("max_position")
         if isinstance(value, int | float) and value > 0:
-            return float(value)
-    return None
+            found.append(float(value))
+    risk = r.run_info.get("risk_config")
+    value = risk.get("max_position") if isinstance(risk, Mapping) else None
+    if isinstance(value, Mapping) and instrument is not None and instrument < len(r.instruments):
+        key = r.instruments[instrument]
+        value = value.get(key, value.get(key.split("/", 1)[-1]))
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        found.append(float(value))
+    return min(found) if found else None
 
 
 def strategy_instrument(run: RunLike) -> int | None:
@@ -860,7 +973,7 @@ def run_inventory(
     """
     r = as_run(run)
     ts, pos = position_series(r, instrument)
-    lim = limit if limit is not None else position_limit(r)
+    lim = limit if limit is not None else position_limit(r, instrument)
     f = _fills(r, instrument)
     return inventory_stats(
         ts,
@@ -877,8 +990,9 @@ class RiskSummary(msgspec.Struct, frozen=True):
     Attributes
     ----------
     triggers
-        Count per rule of the rows whose action is not ``resume`` (all of :data:`RISK_RULES`,
-        0 when a rule never fired), most frequent first.
+        Count per rule of the rows whose action is a trigger (``block_order``,
+        ``pull_quotes``, ``kill``; not ``resume`` or ``flatten``), for all of
+        :data:`RISK_RULES` (0 when a rule never fired), most frequent first.
     actions
         Count per action (all of :data:`RISK_ACTIONS`).
     killed, kill_ts
@@ -903,7 +1017,7 @@ def risk_summary(run: RunLike) -> RiskSummary:
         rule = np.asarray(r.risk["rule"].cast(pa.string()).to_pylist(), dtype=object)
         action = np.asarray(r.risk["action"].cast(pa.string()).to_pylist(), dtype=object)
         ts = _np(r.risk, "ts_local", np.int64)
-        trig = action != "resume"
+        trig = np.isin(action, _TRIGGER_ACTIONS)
         kills = np.flatnonzero(action == "kill")
         return RiskSummary(
             triggers=risk_trigger_counts(rule[trig], known=RISK_RULES),
@@ -1063,7 +1177,7 @@ def compute_metrics(
 
     # Inventory
     idx = strategy_instrument(r)
-    limit = position_limit(r)
+    limit = position_limit(r, idx)
     out["position_limit"] = limit
     if idx is None:
         for key in (
