@@ -335,6 +335,11 @@ class MarketMaker(Strategy):
             reject_backoff_ticks=c.reject_backoff_ticks,
             max_backoff_ticks=c.max_backoff_ticks,
         )
+        self._online = c.intensity == "online"
+        self._min_spread = c.min_spread_ticks
+        self._max_spread = c.max_spread_ticks
+        self._spacing = c.level_spacing_ticks
+        self._levels = c.levels
         self._bid_p = [0] * c.levels
         self._ask_p = [0] * c.levels
         self._sizes = [self._size_lots] * c.levels
@@ -361,7 +366,7 @@ class MarketMaker(Strategy):
         sigma = self._sigma_fixed if vol is None else vol.update(now, mid) * mid
         if not sigma >= 0.0:
             return  # σ not known yet (fewer than two samples)
-        if self.config.intensity == "online" and now >= self._next_fit:
+        if self._online and now >= self._next_fit:
             self._refit(now)
         kind = self._fair_kind
         if kind == 0:
@@ -379,37 +384,41 @@ class MarketMaker(Strategy):
         q = (pos - self._target_lots) / self._size_lots
         d_bid, d_ask = self._depths(now, q, sigma)
         self.last_fair, self.last_sigma, self.last_q = fair, sigma, q
-        self._place(ctx, fair - d_bid, fair + d_ask, bt, at, pos)
+        self._place(ctx, now, fair - d_bid, fair + d_ask, bt, at, pos)
 
-    def _place(self, ctx: Context, bid: float, ask: float, bt: int, at: int, pos: int) -> None:
-        c = self.config
+    def _place(
+        self, ctx: Context, now: int, bid: float, ask: float, bt: int, at: int, pos: int
+    ) -> None:
+        """Round to ticks, apply the spread bounds, the touch and the position cap; quote."""
         b = math.floor(bid + _EPS)
         a = math.ceil(ask - _EPS)
         width = a - b
-        if width < c.min_spread_ticks:
-            extra = c.min_spread_ticks - width
+        lo, hi = self._min_spread, self._max_spread
+        if width < lo:
+            extra = lo - width
             b -= (extra + 1) // 2
             a += extra // 2
-        elif c.max_spread_ticks and width > c.max_spread_ticks:
-            b = math.floor(0.5 * (bid + ask) - 0.5 * c.max_spread_ticks + _EPS)
-            a = b + c.max_spread_ticks
+        elif hi and width > hi:
+            b = math.floor(0.5 * (bid + ask) - 0.5 * hi + _EPS)
+            a = b + hi
         if b >= at:  # never quote through the touch: post-only would be rejected
             b = at - 1
         if a <= bt:
             a = bt + 1
         self.last_bid_ticks, self.last_ask_ticks = b, a
-        size, cap, step = self._size_lots, self._max_lots, c.level_spacing_ticks
+        size, cap, step = self._size_lots, self._max_lots, self._spacing
         bids, asks = self._bid_p, self._ask_p
         nb = na = 0
-        for j in range(c.levels):
+        for j in range(self._levels):
             if pos + (j + 1) * size <= cap:
                 bids[nb] = b - j * step
                 nb += 1
             if pos - (j + 1) * size >= -cap:
                 asks[na] = a + j * step
                 na += 1
-        self.quotes.set_side(ctx, 1, bids, self._sizes, nb)
-        self.quotes.set_side(ctx, -1, asks, self._sizes, na)
+        qm = self.quotes
+        qm.set_side(ctx, 1, bids, self._sizes, nb, now)
+        qm.set_side(ctx, -1, asks, self._sizes, na, now)
 
     # ------------------------------------------------------------------ model hooks
     def _depths(self, now: int, q: float, sigma: float) -> tuple[float, float]:

@@ -126,7 +126,15 @@ class QuoteStats:
 class _Slot:
     """One quote level of one side: at most one working order."""
 
-    __slots__ = ("filled_seen", "order", "pending", "placed_at", "want_lots", "want_ticks")
+    __slots__ = (
+        "filled_seen",
+        "order",
+        "pending",
+        "placed_at",
+        "seen_status",
+        "want_lots",
+        "want_ticks",
+    )
 
     def __init__(self) -> None:
         self.order: Order | None = None
@@ -135,6 +143,7 @@ class _Slot:
         self.want_lots = 0
         self.placed_at = 0  # local time the order's current price was requested
         self.filled_seen = 0
+        self.seen_status = -1  # the order's status when last synced (-1: never)
 
 
 class QuoteManager:
@@ -229,7 +238,13 @@ class QuoteManager:
 
     # ------------------------------------------------------------------ main entry
     def set_side(
-        self, ctx: Context, side: int, prices: list[int], sizes: list[int], n: int
+        self,
+        ctx: Context,
+        side: int,
+        prices: list[int],
+        sizes: list[int],
+        n: int,
+        now: int | None = None,
     ) -> None:
         """Make ``side``'s working orders match the first ``n`` wanted levels.
 
@@ -244,6 +259,8 @@ class QuoteManager:
             first ``n`` entries are read (the lists can be reused between calls).
         n
             Levels wanted now, ``0 <= n <= levels``; levels beyond ``n`` are cancelled.
+        now
+            ``ctx.now`` if the caller has it at hand (saves a lookup).
         """
         k = 0 if side > 0 else 1
         slots = self._slots[k]
@@ -252,16 +269,23 @@ class QuoteManager:
         rejected_before = self._rejected_now[k]
         self._rejected_now[k] = False
         for s in slots:  # sync first: a reject in any slot backs off the whole side
-            if s.order is not None:
+            o = s.order
+            if o is not None and (
+                s.pending or o.status != s.seen_status or o.filled_lots != s.filled_seen
+            ):
                 self._sync(s, k)
-        if not self._rejected_now[k] and not rejected_before and self._backoff[k] > 0:
-            self._backoff[k] -= 1
-        back = self._backoff[k] * side  # moves bids down, asks up
-        now = ctx.now
-        for j in range(self.levels):
-            s = slots[j]
+        back = self._backoff[k]
+        if back:
+            if not self._rejected_now[k] and not rejected_before:
+                back -= 1
+                self._backoff[k] = back
+            back *= side  # moves bids down, asks up
+        if now is None:
+            now = ctx.now
+        for j, s in enumerate(slots):
             if j < n:
-                self._reconcile(ctx, s, side, prices[j] - back, sizes[j], now)
+                if s.pending == _IDLE:
+                    self._reconcile(ctx, s, side, prices[j] - back, sizes[j], now)
             elif s.order is not None and s.pending == _IDLE:
                 self._cancel_slot(ctx, s)
 
@@ -288,7 +312,8 @@ class QuoteManager:
         """Fold the order's latest known state into the slot (the order was updated in place)."""
         o = s.order
         assert o is not None
-        st = int(o.status)
+        st = o.status
+        s.seen_status = st
         if st > _PARTIAL:  # closed: filled, cancelled, rejected or expired
             if st == _FILLED:
                 self.stats.filled += 1
@@ -327,8 +352,6 @@ class QuoteManager:
     def _reconcile(
         self, ctx: Context, s: _Slot, side: int, ticks: int, lots: int, now: int
     ) -> None:
-        if s.pending != _IDLE:
-            return
         o = s.order
         if o is None:
             self._send_new(ctx, s, side, ticks, lots, now)
@@ -373,6 +396,7 @@ class QuoteManager:
         s.pending = _NEW
         s.placed_at = placed_at
         s.filled_seen = 0
+        s.seen_status = -1
         self._by_id[o.id] = s
 
     def _modify(self, ctx: Context, s: _Slot, ticks: int, lots: int, placed_at: int) -> None:
