@@ -28,7 +28,7 @@ from hftlab.data.synthetic import (
 from hftlab.errors import ConfigError
 from hftlab.events import NS_PER_MS, NS_PER_S, Channel, EventKind, Instrument
 
-EVENTS = 150_000
+EVENTS = 600_000  # about 215 s of exchange time
 SEED = 11
 
 
