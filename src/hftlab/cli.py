@@ -228,6 +228,95 @@ def backtest(
     render_summary(result, out)
 
 
+# --------------------------------------------------------------------------- optimize
+@app.command()
+def optimize(
+    data: Annotated[Path, typer.Option("--data", help="Store directory.")],
+    strategy: Annotated[
+        str, typer.Option("--strategy", help="MODULE:CLASS or FILE.py:CLASS of a Strategy.")
+    ],
+    config: Annotated[
+        Path,
+        typer.Option("--config", help="TOML: backtest tables + [grid] + [optimize]."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results and report.")],
+    executor: Annotated[
+        str, typer.Option("--executor", help="process (local pool), serial or ray.")
+    ] = "process",
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-j", help="Parallel evaluations (default: CPUs).")
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Ray cluster: auto or ray://host:port (default: local)."),
+    ] = None,
+    search: Annotated[str, typer.Option("--search", help="grid or optuna.")] = "grid",
+    trials: Annotated[
+        int | None, typer.Option("--trials", help="Optuna: finished trials wanted in total.")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option("--storage", help="Optuna storage URL (default: sqlite:///OUT/optuna.db)."),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option("--study", help="Optuna study name (default: config file stem).")
+    ] = None,
+    walk_forward: Annotated[
+        str | None,
+        typer.Option("--walk-forward", help="train=2h,test=1h[,step=1h][,anchored] or folds=N."),
+    ] = None,
+    top: Annotated[int | None, typer.Option("--top", help="Rows of the top table.")] = None,
+) -> None:
+    """Search strategy and simulator parameters (grid or Optuna), optionally walk-forward."""
+    from hftlab.optimize.cli import optimize_from_cli
+
+    optimize_from_cli(
+        data=data,
+        strategy=strategy,
+        config=config,
+        out=out,
+        executor=executor,
+        workers=workers,
+        address=address,
+        search=search,
+        trials=trials,
+        storage=storage,
+        study=study,
+        walk_forward=walk_forward,
+        top=top,
+        echo=lambda m: typer.echo(m, err=True),
+        show_progress=sys.stderr.isatty(),
+        argv=["hftlab", *sys.argv[1:]],
+    )
+
+
+# --------------------------------------------------------------------------- report
+@app.command()
+def report(
+    run: Annotated[Path, typer.Argument(help="Run folder (written by `hftlab backtest --out`).")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="HTML file to write (default: RUN/report.html)."),
+    ] = None,
+    interval: Annotated[
+        str, typer.Option("--interval", help="Return sampling for Sharpe/Sortino/Calmar.")
+    ] = "1s",
+) -> None:
+    """Metrics of a run in the terminal and one offline HTML page of interactive plots."""
+    from hftlab.analytics.report import build_report, render_metrics
+    from hftlab.analytics.run import compute_metrics, load_run, parse_interval
+
+    parse_interval(interval)
+    data = load_run(run)
+    metrics = compute_metrics(data, interval=interval)
+    render_metrics(metrics)
+    written = build_report(data, out, interval=interval, metrics=metrics)
+    typer.echo(
+        f"report -> {written.path} ({written.size_bytes / 1e6:.1f} MB, "
+        f"{written.points:,} points, {written.seconds:.1f} s)"
+    )
+
+
 # --------------------------------------------------------------------------- demo
 @app.command()
 def demo(

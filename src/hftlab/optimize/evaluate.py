@@ -54,6 +54,8 @@ class EvalSpec(msgspec.Struct, frozen=True, kw_only=True):
         The point: dotted parameter name -> value, applied over ``tables``.
     start, end
         Time window (ns, ``ts_local``; end exclusive) overriding ``[data] start/end``.
+    interval
+        Sampling interval of the returns behind the ratio metrics (``"1s"``, ``"1min"``).
     tags
         Carried unchanged into the result row (fold, window, trial number, ...).
     """
@@ -64,44 +66,29 @@ class EvalSpec(msgspec.Struct, frozen=True, kw_only=True):
     values: dict[str, Any] = msgspec.field(default_factory=dict)
     start: int | None = None
     end: int | None = None
+    interval: str = "1s"
     tags: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-def metrics_of(result: BacktestResult) -> dict[str, float]:
-    """The flat scalar metrics of a run (summed over instruments).
+def metrics_of(result: BacktestResult, interval: str = "1s") -> dict[str, Any]:
+    """The flat metrics row of a run: :func:`hftlab.analytics.compute_metrics`.
 
     Parameters
     ----------
     result
         A finished backtest.
+    interval
+        Sampling interval of the returns behind Sharpe, Sortino and Calmar.
 
     Returns
     -------
     dict
-        ``pnl`` (equity change, marked to mid), ``fees``, ``max_drawdown`` (of the summed
-        equity series), ``fills``, ``maker_fills``, ``taker_fills``, ``volume``, ``notional``,
-        ``orders_sent``, ``rejected``, ``canceled``, ``cancel_rejected``, ``abs_position``,
-        ``events``.
+        Scalar figures (``pnl``, ``sharpe_per_period``, ``max_drawdown``, ``fills``, ...; see
+        ``docs/reports.md``). Feed latency is not read back from the store (None).
     """
-    per = result.summary["instruments"].values()
-    out: dict[str, float] = {"pnl": float(sum(v["equity"] for v in per))}
-    for key in ("fees", "volume", "notional"):
-        out[key] = float(sum(v[key] for v in per))
-    for key in ("fills", "maker_fills", "taker_fills", "orders_sent", "rejected", "canceled"):
-        out[key] = int(sum(v[key] for v in per))
-    out["cancel_rejected"] = int(sum(v["cancel_rejected"] for v in per))
-    out["abs_position"] = float(sum(abs(v["position"]) for v in per))
-    ts = result.state["ts"].to_numpy()
-    eq = np.nan_to_num(result.state["equity"].to_numpy(), nan=0.0)
-    if ts.size:
-        uniq, inv = np.unique(ts, return_inverse=True)
-        total = np.zeros(uniq.size)
-        np.add.at(total, inv, eq)
-        out["max_drawdown"] = float(np.max(np.maximum.accumulate(total) - total))
-    else:
-        out["max_drawdown"] = 0.0
-    out["events"] = int(result.summary["events"])
-    return out
+    from hftlab.analytics import compute_metrics
+
+    return dict(compute_metrics(result, interval=interval, feed_latency=False))
 
 
 @lru_cache(maxsize=32)
@@ -180,7 +167,7 @@ def evaluate(spec: EvalSpec) -> dict[str, Any]:
     -------
     dict
         ``spec.tags``, then each swept parameter under its dotted name, the window
-        (``window_start``, ``window_end``: ns or None), the metrics of :func:`metrics_of`, and
+        (``window_start``, ``window_end``: ns or None), the metrics of :func:`metrics_of` and
         ``wall_s`` (the only non-deterministic entry).
 
     Raises
@@ -196,17 +183,22 @@ def evaluate(spec: EvalSpec) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"[data] unknown key(s) {sorted(unknown)} (known: {sorted(DATA_KEYS)})")
     cls = _strategy_class(spec.strategy)
-    sim_cfg, strat_cfg = build_configs(cls, tables, f"point {spec.values}")
+    sim_cfg, strat_cfg, risk_cfg = build_configs(cls, tables, f"point {spec.values}")
     start, end = _window(spec)
     events, instruments, bbo = _EVENTS.get(spec.data, tables, start, end)
     result = run_backtest(
-        events, cls(strat_cfg), sim_cfg, instruments=instruments, book_from_bbo=bbo
+        events,
+        cls(strat_cfg),
+        sim_cfg,
+        instruments=instruments,
+        book_from_bbo=bbo,
+        risk=risk_cfg,
     )
     row: dict[str, Any] = dict(spec.tags)
     row.update(spec.values)
     row["window_start"] = start
     row["window_end"] = end
-    row.update(metrics_of(result))
+    row.update(metrics_of(result, spec.interval))
     row["wall_s"] = time.perf_counter() - t0
     return row
 
@@ -227,6 +219,23 @@ def warm_up() -> None:
     log.debug("worker %d warmed up in %.2f s", os.getpid(), time.perf_counter() - t0)
 
 
-def metric_names() -> list[str]:
-    """The metric columns every evaluation row has (from an empty replay; no data read)."""
-    return sorted(metrics_of(_empty_run()))
+def metric_names(spec: EvalSpec, probe_ns: int = 5_000_000_000) -> list[str] | None:
+    """The numeric metric names of a row, from a probe run of ``spec`` over its first
+    ``probe_ns`` of data (milliseconds of work); None if the probe itself fails.
+
+    String entries (``run``, ``strategy``, ``*_reason``, ...) are left out: they cannot be an
+    objective or a heatmap.
+    """
+    start, end = _window(spec)
+    if start is None:
+        from hftlab.optimize.search import data_span
+
+        start = data_span(spec.data, spec.tables)[0]
+    stop = start + probe_ns if end is None else min(end, start + probe_ns)
+    try:
+        row = evaluate(msgspec.structs.replace(spec, start=start, end=stop))
+    except Exception as exc:  # the real evaluations will report it, with their parameters
+        log.debug("metric probe failed: %s", exc)
+        return None
+    skip = {*spec.tags, *spec.values, "window_start", "window_end", "wall_s"}
+    return sorted(k for k, v in row.items() if k not in skip and not isinstance(v, str))

@@ -64,7 +64,13 @@ WALK_FORWARD = "walk_forward.parquet"
 ADDITIVE_METRICS = frozenset(
     {
         "pnl",
+        "equity_end",
+        "pnl_spread",
+        "pnl_inventory",
+        "pnl_fees",
         "fees",
+        "fees_paid",
+        "rebates",
         "volume",
         "notional",
         "fills",
@@ -72,9 +78,9 @@ ADDITIVE_METRICS = frozenset(
         "taker_fills",
         "orders_sent",
         "rejected",
-        "canceled",
         "cancel_rejected",
         "events",
+        "risk_triggers",
     }
 )
 
@@ -95,11 +101,13 @@ class OptimizeRun:
     errors: list[str] = field(default_factory=list)
 
     def ok_rows(self, phase: str | None = None) -> list[dict[str, Any]]:
-        """Rows without an error (of one phase: ``train``/``test``; None = all)."""
+        """Rows without an error (of one phase: ``train``/``test``; None = all), each point
+        once (Optuna trials that repeated an evaluated point are left out)."""
         return [
             r
             for r in self.rows
             if r.get("error") is None
+            and r.get("reused_from") is None
             and _finite(r.get(self.objective))
             and (phase is None or r.get("phase") == phase)
         ]
@@ -248,15 +256,26 @@ def _best(rows: list[dict[str, Any]], objective: str, maximize: bool) -> dict[st
     return sorted(ok, key=lambda r: r[objective], reverse=maximize)[0]
 
 
-def _check_objective(cfg: OptimizeConfig) -> None:
-    names = metric_names()
+def _check_objective(cfg: OptimizeConfig, data: str, strategy: str) -> None:
+    """Objective and report metrics must be numeric metrics of a row: checked on a probe run
+    over the first seconds of data, before the search starts."""
+    probe = EvalSpec(
+        data=data,
+        strategy=strategy,
+        tables=cfg.base,
+        values={p.name: p.values.grid()[0] for p in cfg.params},
+        interval=cfg.settings.interval,
+    )
+    names = metric_names(probe)
+    if names is None:
+        return  # the probe failed: the evaluations will report why, per point
     for m in (cfg.settings.objective, *cfg.settings.metrics):
         if m not in names:
             import difflib
 
             close = difflib.get_close_matches(m, names, n=1)
             hint = f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(names)
-            raise ConfigError(f"[optimize] metric {m!r} is not a result metric ({hint})")
+            raise ConfigError(f"[optimize] metric {m!r} is not a numeric result metric ({hint})")
 
 
 def _specs(
@@ -267,6 +286,7 @@ def _specs(
         EvalSpec(
             data=data,
             strategy=strategy,
+            interval=cfg.settings.interval,
             tables=cfg.base,
             values=p,
             start=start,
@@ -289,7 +309,7 @@ def run_grid(
 ) -> OptimizeRun:
     """Evaluate every grid point (on each fold's train window, then the best on its test)."""
     out.mkdir(parents=True, exist_ok=True)
-    _check_objective(cfg)
+    _check_objective(cfg, data, strategy)
     s = cfg.settings
     journal = Journal(out / JOURNAL)
     points = cfg.points()
@@ -328,6 +348,7 @@ def run_grid(
                     EvalSpec(
                         data=data,
                         strategy=strategy,
+                        interval=cfg.settings.interval,
                         tables=cfg.base,
                         values=values,
                         start=f.test_start,
@@ -450,36 +471,50 @@ def _optuna_search(
     total: int,
 ) -> int:
     """Ask, evaluate and tell until the study has ``trials`` finished trials; returns the
-    number of evaluations run."""
+    number of evaluations run.
+
+    A trial whose parameters were already evaluated in this study (TPE repeats points of
+    discrete spaces) takes that result instead of running the same backtest again.
+    """
     from optuna.trial import TrialState
 
     done = len(_finished(study))
     remaining = max(0, trials - done)
-    if progress:
-        progress(offset + min(done, trials), total)
+    known = {t.user_attrs["row"]["key"]: t.user_attrs["row"] for t in _finished(study)}
     live: dict[int, Any] = {}
+    finished = done
 
-    def asks() -> Iterator[EvalSpec]:
-        for _ in range(remaining):
-            trial = study.ask(dists)
-            spec = make_spec(trial.params, {"trial": trial.number})
-            live[trial.number] = trial
-            yield spec
-
-    n = 0
-    for outcome in executor.imap_unordered(asks()):
-        spec = outcome[0]
-        trial = live.pop(spec.tags["trial"])
-        row = _row_of(outcome)
+    def tell(trial: Any, row: dict[str, Any]) -> None:
+        nonlocal finished
         trial.set_user_attr("row", row)
         value = row.get(objective)
         if row["error"] is None and _finite(value):
             study.tell(trial, value)
         else:
             study.tell(trial, state=TrialState.FAIL)
-        n += 1
+        known.setdefault(row["key"], row)
+        finished += 1
         if progress:
-            progress(offset + min(done + n, trials), total)
+            progress(offset + min(finished, trials), total)
+
+    def asks() -> Iterator[EvalSpec]:
+        for _ in range(remaining):
+            trial = study.ask(dists)
+            spec = make_spec(trial.params, {"trial": trial.number})
+            seen = known.get(spec_key(spec))
+            if seen is not None:
+                tell(trial, {**seen, "trial": trial.number, "reused_from": seen.get("trial")})
+                continue
+            live[trial.number] = trial
+            yield spec
+
+    if progress:
+        progress(offset + min(done, trials), total)
+    n = 0
+    for outcome in executor.imap_unordered(asks()):
+        row = _row_of(outcome)
+        tell(live.pop(outcome[0].tags["trial"]), row)
+        n += 1
     return n
 
 
@@ -519,7 +554,7 @@ def run_optuna(
     except ImportError:
         raise ConfigError("--search optuna needs Optuna: pip install 'hftlab[cluster]'") from None
     out.mkdir(parents=True, exist_ok=True)
-    _check_objective(cfg)
+    _check_objective(cfg, data, strategy)
     s = cfg.settings
     own = storage is None
     url = storage or f"sqlite:///{(out / 'optuna.db').resolve()}"
@@ -532,6 +567,7 @@ def run_optuna(
             return EvalSpec(
                 data=data,
                 strategy=strategy,
+                interval=cfg.settings.interval,
                 tables=cfg.base,
                 values=dict(values),
                 start=start,
@@ -588,6 +624,7 @@ def run_optuna(
                     EvalSpec(
                         data=data,
                         strategy=strategy,
+                        interval=cfg.settings.interval,
                         tables=cfg.base,
                         values={n: best[n] for n in cfg.names},
                         start=f.test_start,

@@ -19,6 +19,7 @@ Example (TOML)::
     objective = "pnl"                   # a metric name of the results
     direction = "maximize"              # or "minimize"
     metrics = ["fills", "max_drawdown"] # more heatmaps in the report
+    interval = "1s"                     # sampling of the returns behind Sharpe & co.
     top = 10
     seed = 0                            # Optuna sampler seed
     walk_forward = "train=2h,test=1h"   # optional; --walk-forward overrides
@@ -42,6 +43,7 @@ from typing import Any, Literal
 import msgspec
 
 from hftlab.errors import ConfigError
+from hftlab.risk import RiskConfig
 from hftlab.sim.config import SimConfig
 
 __all__ = [
@@ -56,11 +58,11 @@ __all__ = [
 ]
 
 #: Tables of the base backtest config that grid parameters may address.
-PARAM_TABLES = ("strategy", "sim")
-_BASE_TABLES = {"sim", "data", "strategy"}
+PARAM_TABLES = ("strategy", "sim", "risk")
+_BASE_TABLES = {"sim", "data", "strategy", "risk"}
 _OWN_TABLES = {"grid", "optimize"}
 _RANGE_KEYS = {"start", "stop", "step", "num", "log"}
-_SETTINGS_KEYS = {"objective", "direction", "metrics", "top", "seed", "walk_forward"}
+_SETTINGS_KEYS = {"objective", "direction", "metrics", "top", "seed", "walk_forward", "interval"}
 _MAX_POINTS = 1_000_000
 
 
@@ -153,6 +155,7 @@ class OptimizeSettings:
     top: int = 10
     seed: int = 0
     walk_forward: str | None = None
+    interval: str = "1s"
 
     @property
     def maximize(self) -> bool:
@@ -220,9 +223,13 @@ def parameter_names(strategy_config: type[Any]) -> list[str]:
     Returns
     -------
     list of str
-        ``strategy.<field>`` and ``sim.<field>[.<subfield>]`` names.
+        ``strategy.<field>``, ``sim.<field>[.<subfield>]`` and ``risk.<field>`` names.
     """
-    return _leaf_names(strategy_config, "strategy") + _leaf_names(SimConfig, "sim")
+    return (
+        _leaf_names(strategy_config, "strategy")
+        + _leaf_names(SimConfig, "sim")
+        + _leaf_names(RiskConfig, "risk")
+    )
 
 
 def _check_name(name: str, known: list[str], where: str) -> None:
@@ -340,16 +347,19 @@ def apply_overrides(base: dict[str, dict[str, Any]], values: dict[str, Any]) -> 
     return tables
 
 
-def build_configs(strategy_cls: Any, tables: dict[str, Any], where: str) -> tuple[SimConfig, Any]:
-    """The :class:`SimConfig` and strategy config of one point; ConfigError naming the point."""
+def build_configs(
+    strategy_cls: Any, tables: dict[str, Any], where: str
+) -> tuple[SimConfig, Any, RiskConfig | None]:
+    """The simulator, strategy and risk configs of one point; ConfigError naming the point."""
     try:
         sim = SimConfig.from_dict(tables.get("sim", {}))
         cfg = strategy_cls.make_config(tables.get("strategy"))
+        risk = RiskConfig.from_dict(tables["risk"]) if "risk" in tables else None
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     except (ValueError, TypeError) as exc:  # a Struct's __post_init__ raising ValueError
         raise ConfigError(f"{where}: {exc}") from None
-    return sim, cfg
+    return sim, cfg, risk
 
 
 def _parse_settings(raw: dict[str, Any], where: str) -> OptimizeSettings:
@@ -374,6 +384,7 @@ def _parse_settings(raw: dict[str, Any], where: str) -> OptimizeSettings:
         top=s.top,
         seed=s.seed,
         walk_forward=s.walk_forward,
+        interval=s.interval,
     )
 
 
@@ -384,6 +395,7 @@ class _SettingsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     top: int = 10
     seed: int = 0
     walk_forward: str | None = None
+    interval: str = "1s"
 
 
 def parse_optimize_config(
@@ -454,7 +466,7 @@ def load_optimize_config(path: str | Path, strategy_cls: Any) -> OptimizeConfig:
 def param_type(strategy_cls: Any, name: str) -> Any:
     """The declared type of a dotted parameter (for Optuna distributions), or None."""
     parts = name.split(".")
-    cls: Any = strategy_cls.Config if parts[0] == "strategy" else SimConfig
+    cls: Any = {"strategy": strategy_cls.Config, "sim": SimConfig, "risk": RiskConfig}.get(parts[0])
     tp: Any = None
     for part in parts[1:]:
         fields = _struct_fields(cls)
