@@ -1211,9 +1211,11 @@ def compute_metrics(
             )
     out["feed_latency_negative"] = None if feed is None else feed.n_negative
     lat = request_latency(r)
-    for name, dist in (("entry", lat.entry), ("ack", lat.ack), ("fill", lat.to_fill)):
+    for name, dist in (("entry", lat.entry), ("ack", lat.ack)):
         out[f"order_{name}_latency_p50_us"] = _pct(dist, 50.0, 1e3)
         out[f"order_{name}_latency_p99_us"] = _pct(dist, 99.0, 1e3)
+    out["order_fill_latency_p50_ms"] = _pct(lat.to_fill, 50.0, 1e6)
+    out["order_fill_latency_p99_ms"] = _pct(lat.to_fill, 99.0, 1e6)
 
     # Risk
     risk = risk_summary(r)
