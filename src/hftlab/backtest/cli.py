@@ -15,6 +15,9 @@ Config file (TOML), every table optional::
     end = "2024-08-09T01:00:00"
     [strategy]                 # the strategy's Config fields
     half_spread_ticks = 2
+    [risk]                     # hftlab.risk.RiskConfig (docs/risk.md); every limit off if absent
+    max_position = 0.05
+    max_loss = 100.0
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from typing import Any
 from hftlab.backtest.engine import core_is_compiled, run_backtest
 from hftlab.backtest.result import BacktestResult
 from hftlab.errors import ConfigError
+from hftlab.risk import RiskConfig
 from hftlab.sim.config import SimConfig
 from hftlab.strategy import Strategy
 
-_KNOWN_TABLES = {"sim", "data", "strategy"}
+_KNOWN_TABLES = {"sim", "data", "strategy", "risk"}
 
 
 def load_strategy_class(spec: str) -> type[Strategy]:
@@ -108,6 +112,7 @@ def run_from_cli(
 
     cfg = load_config(config_path)
     sim_cfg = SimConfig.from_dict(cfg.get("sim", {}))
+    risk_cfg = RiskConfig.from_dict(cfg.get("risk"))
     cls = load_strategy_class(strategy_spec)
     strategy = cls(cls.make_config(cfg.get("strategy")))
     dcfg = cfg.get("data", {})
@@ -144,9 +149,10 @@ def run_from_cli(
                 sim_cfg,
                 run_info=info,
                 progress=lambda n: bar.update(task, completed=n),
+                risk=risk_cfg,
             )
     else:
-        result = run_backtest(stream, strategy, sim_cfg, run_info=info)
+        result = run_backtest(stream, strategy, sim_cfg, run_info=info, risk=risk_cfg)
     result.save(out)
     return result
 
@@ -195,4 +201,10 @@ def render_summary(result: BacktestResult, out: Path) -> None:
             f"{v['cancel_rejected']}",
         )
     console.print(table)
+    risk = s.get("risk") or {}
+    fired = {rule: n for rule, n in (risk.get("triggers") or {}).items() if n}
+    if fired or risk.get("killed"):
+        what = ", ".join(f"{rule} {n}" for rule, n in fired.items())
+        kill = f"; KILLED at t={risk['kill_ts']} ns" if risk.get("killed") else ""
+        console.print(f"risk triggers: {what or 'none'}{kill} (risk.parquet)")
     console.print(f"results -> {out}")
