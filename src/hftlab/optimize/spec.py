@@ -363,14 +363,12 @@ def build_configs(
 
 
 def _parse_settings(raw: dict[str, Any], where: str) -> OptimizeSettings:
-    unknown = set(raw) - _SETTINGS_KEYS
+    unknown = sorted(set(raw) - _SETTINGS_KEYS)
     if unknown:
-        pairs = [(k, difflib.get_close_matches(k, sorted(_SETTINGS_KEYS), n=1)) for k in unknown]
-        hint = ", ".join(f"{k!r}->{c[0]!r}" for k, c in sorted(pairs) if c)
-        raise ConfigError(
-            f"{where}: [optimize] unknown key(s) {sorted(unknown)}"
-            + (f" (did you mean {hint}?)" if hint else f" (known: {sorted(_SETTINGS_KEYS)})")
-        )
+        key = unknown[0]
+        close = difflib.get_close_matches(key, sorted(_SETTINGS_KEYS), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {sorted(_SETTINGS_KEYS)}"
+        raise ConfigError(f"{where}: [optimize] unknown key {key!r} ({hint})")
     try:
         s = msgspec.convert(raw, _SettingsIn)
     except msgspec.ValidationError as exc:
