@@ -397,6 +397,25 @@ class RiskManager(Strategy):
                 open_lots += q - o.filled_lots
         return (pos if side > 0 else -pos) + open_lots
 
+    def _exposures(self, inst: int) -> tuple[int, int]:
+        """``(long, short)``: :meth:`_exposure` of both sides in one pass over the orders."""
+        ctx = self._ctx
+        assert ctx is not None
+        pos = ctx.position_lots(inst)
+        req = self._req_lots
+        buys = sells = 0
+        for o in ctx.orders.values():
+            if o.instrument == inst:
+                q = o.qty_lots
+                r = req.get(o.id)
+                if r is not None and r > q:
+                    q = r
+                if o.side > 0:
+                    buys += q - o.filled_lots
+                else:
+                    sells += q - o.filled_lots
+        return pos + buys, sells - pos
+
     def _price(self, inst: int, ticks: int = 0) -> float:
         """Local mid (or the last one seen, or the order's price) of ``inst``."""
         ctx = self._ctx
@@ -421,8 +440,7 @@ class RiskManager(Strategy):
         ``inst``."""
         gross = 0.0
         for j in range(self._n):
-            long_ = self._exposure(j, 1)
-            short = self._exposure(j, -1)
+            long_, short = self._exposures(j)
             if j == inst:
                 if side > 0:
                     long_ += extra
