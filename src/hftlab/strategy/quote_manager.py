@@ -229,6 +229,14 @@ class QuoteManager:
         """The working order of each level of ``side`` (None: empty slot), best level first."""
         return [s.order for s in self._slots[0 if side > 0 else 1]]
 
+    def busy(self, side: int, level: int = 0) -> bool:
+        """True if the order of ``level`` on ``side`` has a request awaiting its answer.
+
+        As of the last :meth:`set_side` / :meth:`on_order_update` (responses that arrived since
+        are folded in at the next call).
+        """
+        return self._slots[0 if side > 0 else 1][level].pending != _IDLE
+
     def in_flight(self) -> int:
         """Orders with a request (new, modify or cancel) not yet answered."""
         n = sum(1 for o in self._retiring if o.is_open)
@@ -317,7 +325,10 @@ class QuoteManager:
         if st > _PARTIAL:  # closed: filled, cancelled, rejected or expired
             if st == _FILLED:
                 self.stats.filled += 1
-            elif st == _REJECTED:
+            if st == _REJECTED:
+                self._count_reject(o.reject_reason, k)
+            elif s.pending == _MODIFY and o.reject_reason:
+                # the modify was rejected, then the order closed before this sync
                 self._count_reject(o.reject_reason, k)
             del self._by_id[o.id]
             s.order = None
