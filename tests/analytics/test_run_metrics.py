@@ -155,3 +155,20 @@ def test_load_run_reads_tables(result: tuple[BacktestResult, Path]) -> None:
     assert run.risk is None or run.risk.num_rows == 0
     assert run.state.num_rows == result[0].state.num_rows
     assert np.array_equal(run.fills["fee"].to_numpy(), result[0].fills["fee"].to_numpy())
+
+
+def test_feed_latency_from_a_relative_store_path(
+    result: tuple[BacktestResult, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `hftlab backtest --data store --out run` run from the folder holding both
+    run = result[1].parent / "run_relative"
+    shutil.copytree(result[1], run, dirs_exist_ok=True)
+    info = json.loads((run / "run.json").read_text())
+    info["data"] = "store"
+    (run / "run.json").write_text(json.dumps(info))
+    monkeypatch.chdir(tmp_path)  # elsewhere: the path resolves from the run folder's parent
+    rel = compute_metrics(run)
+    assert rel["feed_latency_p50_us"] == compute_metrics(result[1])["feed_latency_p50_us"]
+    info["data"] = "gone"
+    (run / "run.json").write_text(json.dumps(info))
+    assert compute_metrics(run)["feed_latency_p50_us"] is None

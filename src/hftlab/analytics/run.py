@@ -621,9 +621,8 @@ def request_latency(
     # first fill per order id (table order is chronological on the local clock)
     f_ids, first = np.unique(o.oid[fills], return_index=True)
     n_ids, n_first = np.unique(o.oid[new], return_index=True)
-    common, fi, ni = np.intersect1d(f_ids, n_ids, assume_unique=True, return_indices=True)
+    _, fi, ni = np.intersect1d(f_ids, n_ids, assume_unique=True, return_indices=True)
     to_fill = o.ts_local[fills[first[fi]]] - o.ts_local[new[n_first[ni]]]
-    _ = common
     return RequestLatency(
         entry=latency_stats(entry, percentiles),
         ack=latency_stats(ack, percentiles),
@@ -641,16 +640,26 @@ def store_feed_latency(
     """Feed latency ``ts_local − ts_exchange`` of the market data the run replayed, ns.
 
     The run folder holds no market data; its stamps are read from ``store`` (default: the
-    store named in ``run.json`` ``data``) for the run's instruments within its span. Returns
-    None when no store is known or it no longer exists.
+    store named in ``run.json`` ``data``; a relative path is tried from the working directory,
+    then from the run folder's parent) for the run's instruments within its span. Returns None
+    when no store is known or it no longer exists.
     """
     from hftlab.data.store import Store
 
     r = as_run(run)
     root = store if store is not None else r.run_info.get("data")
-    if root is None or not Path(root).is_dir():
+    if root is None:
         return None
-    st = Store(root)
+    # a relative path is relative to where `hftlab backtest` ran: try the working directory,
+    # then the run folder's parent (``--data store --out run`` from one directory)
+    candidates = [Path(root)]
+    if not Path(root).is_absolute() and r.path is not None:
+        candidates.append(r.path.resolve().parent / root)
+    found = next((c for c in candidates if c.is_dir()), None)
+    if found is None:
+        log.info("run %s: store %s not found; no feed latency", r.name, root)
+        return None
+    st = Store(found)
     first, last = r.summary.get("first_ts"), r.summary.get("last_ts")
     keys = st.resolve([k for k in r.instruments if not k.startswith("#")] or None)
     lat: list[np.ndarray] = []
