@@ -211,7 +211,7 @@ def backtest(
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder to write.")],
     config: Annotated[
-        Path | None, typer.Option("--config", help="TOML: [sim], [data], [strategy].")
+        Path | None, typer.Option("--config", help="TOML: [sim], [data], [strategy], [risk].")
     ] = None,
 ) -> None:
     """Run a strategy tick by tick over stored data; write a Parquet run folder."""

@@ -74,14 +74,14 @@ class Recorder(Strategy):
         self.calls: list[int] = []
         self.timers = 0
         self.refused: list[Order] = []
-        self.updates: list[tuple[int, int]] = []
+        self.updates: list[tuple[int, int, int]] = []  # (id, status, reject_reason)
 
     def on_start(self, ctx: Context) -> None:
         ctx.every(self.interval)
 
     def on_order_update(self, ctx: Context, order: Order) -> None:
         self.calls.append(ctx.now)
-        self.updates.append((order.id, int(order.status)))
+        self.updates.append((order.id, int(order.status), order.reject_reason))
 
     def on_fill(self, ctx: Context, fill: Fill) -> None:
         self.calls.append(ctx.now)
@@ -219,8 +219,12 @@ def test_max_position_is_never_exceeded(market: tuple) -> None:
     # on_order_update for it; refused orders were never sent.
     code = RISK_REJECT_CODES["max_position"]
     assert strat.refused and all(o.reject_reason == code and o.id < 0 for o in strat.refused)
-    updated = {oid for oid, st in strat.updates if st == OrderStatus.REJECTED}
+    updated = {oid for oid, st, _ in strat.updates if st == OrderStatus.REJECTED}
     assert {o.id for o in strat.refused} <= updated
+    # A refused modify: on_order_update with the live order, unchanged, carrying the reason.
+    assert any(
+        oid > 0 and st != OrderStatus.REJECTED and rj == code for oid, st, rj in strat.updates
+    )
     assert not set(res.orders["order_id"].to_pylist()) & {o.id for o in strat.refused}
     n_new_blocks = sum(1 for r in blocks if "modify order" not in r["detail"])
     assert n_new_blocks == len(strat.refused)
