@@ -7,6 +7,7 @@ every expected value below is computed in the comments from the rows.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -391,3 +392,25 @@ def test_risk_counts_from_summary(tmp_path: Path) -> None:
     s = risk_summary(run)
     assert s.triggers["order_rate"] == 2 and s.triggers["max_notional"] == 1 and s.total == 3
     assert s.killed and s.kill_ts == 42
+
+
+def test_annualised_when_the_span_is_long_enough(tmp_path: Path) -> None:
+    # hourly equity over two days: +3, −1, +3, −1, …  (48 returns at 1 h, a 2-day span)
+    steps = np.tile([3.0, -1.0], 24)
+    equity = np.r_[0.0, np.cumsum(steps)]
+    state = [(T0 + i * 3600 * S, 0, 100.0, 0.0, e, e) for i, e in enumerate(equity)]
+    run = write_run(tmp_path / "long", [], state)
+    m = compute_metrics(run, interval="1h", feed_latency=False)
+    assert m["n_returns"] == 48
+    # mean 1, sample sd = 2·√(48/47): Sharpe per hour = √47 / (2·√48); a year has 8760 hours
+    per_hour = 1.0 / (2.0 * math.sqrt(48 / 47))
+    assert m["sharpe_per_period"] == pytest.approx(per_hour)
+    assert m["sharpe"] == pytest.approx(per_hour * math.sqrt(8760))
+    assert m["sharpe_reason"] is None
+    # Sortino: downside deviation √(24·1/48) = √0.5
+    assert m["sortino"] == pytest.approx(1.0 / math.sqrt(0.5) * math.sqrt(8760))
+    # Calmar: the largest drawdown is one −1 step; mean 1 per hour → 8760 per year
+    assert m["calmar"] == pytest.approx(8760.0)
+    assert m["max_drawdown"] == 1.0 and m["max_drawdown_duration_s"] == 2 * 3600.0
+    # at 1 min the same run is 2880 returns, mostly 0 — still a 2-day span, still annualised
+    assert compute_metrics(run, interval="1min", feed_latency=False)["sharpe"] is not None
