@@ -23,6 +23,10 @@ from hftlab.sim._layout import (
     AF_CASH,
     AF_FEES,
     AF_NOTIONAL,
+    AI_AHI,
+    AI_ALO,
+    AI_BHI,
+    AI_BLO,
     AI_LBA,
     AI_LBAQ,
     AI_LBB,
@@ -383,13 +387,38 @@ def fill_value(ip: np.ndarray, inst: int, side: int, qty: int, price: int) -> tu
 
 
 @njit(cache=True)
+def _bounds(inst: int, ords: np.ndarray, acci: np.ndarray, ctl: np.ndarray) -> None:
+    """Recompute the price ranges of our open bids and asks on ``inst``.
+
+    The driver's fast path lets market rows that cannot touch those ranges (queue or cross)
+    update the book only.
+    """
+    blo, bhi, alo, ahi = INF, -INF, INF, -INF
+    for s in range(ctl[C_NSLOT]):
+        if ords[s, O_ACTIVE] == 1 and ords[s, O_INST] == inst:
+            p = ords[s, O_PRICE]
+            if ords[s, O_SIDE] > 0:
+                blo = min(blo, p)
+                bhi = max(bhi, p)
+            else:
+                alo = min(alo, p)
+                ahi = max(ahi, p)
+    acci[inst, AI_BLO] = blo
+    acci[inst, AI_BHI] = bhi
+    acci[inst, AI_ALO] = alo
+    acci[inst, AI_AHI] = ahi
+
+
+@njit(cache=True)
 def _free(ords: np.ndarray, slot: int, acci: np.ndarray, ctl: np.ndarray) -> None:
     ords[slot, O_ACTIVE] = 0
-    acci[ords[slot, O_INST], AI_OPEN] -= 1
+    inst = ords[slot, O_INST]
+    acci[inst, AI_OPEN] -= 1
     n = ctl[C_NSLOT]
     while n > 0 and ords[n - 1, O_ACTIVE] == 0:
         n -= 1
     ctl[C_NSLOT] = n
+    _bounds(inst, ords, acci, ctl)
 
 
 @njit(cache=True)
@@ -1120,6 +1149,27 @@ def _local_event(
 
 
 # ===================================================================== the loop
+@njit(cache=True, inline="always")
+def _untouched(r: np.void, k: int, a: np.ndarray, depth_book: bool) -> bool:
+    """True if market row ``r`` (kind ``k``) cannot affect our open orders on its instrument
+    (``a`` = its account row with our price ranges): it only changes the book.
+
+    A depth row matters at our prices (queue position) or when it adds liquidity at or
+    through our opposite price (we would be hit); a trade matters if it reaches our prices.
+    """
+    if k <= _K_SNAPSHOT:
+        if not depth_book:
+            return True
+        p = r.price
+        if r.side > 0:
+            return not ((a[AI_BLO] <= p <= a[AI_BHI]) or (r.qty > 0 and p >= a[AI_ALO]))
+        return not ((a[AI_ALO] <= p <= a[AI_AHI]) or (r.qty > 0 and p <= a[AI_BHI]))
+    if k == _K_TRADE:
+        # A buyer lifts asks up to its price; a seller hits bids down to its price.
+        return a[AI_ALO] > r.price if r.side > 0 else a[AI_BHI] < r.price
+    return k == _K_BBO and depth_book  # BBO rows do not build a depth book
+
+
 @njit(cache=True)
 def _assign_arrivals(reqs: np.ndarray, lat_e: np.ndarray, rng: np.ndarray, ctl: np.ndarray) -> None:
     cap = reqs.shape[0]
@@ -1175,6 +1225,9 @@ def run(
     # Local events that never wake the strategy take a fast path (book update only).
     quiet_depth = ctl[C_SUB_QUOTE] == 0 and ctl[C_SUB_BOOK] == 0
     quiet_trade = ctl[C_SUB_TRADE] == 0
+    # Then local rows never wake the strategy, so requests can only appear at a timer or a
+    # response: the exchange and local cursors each run up to that, not in lockstep.
+    quiet = quiet_depth and quiet_trade
     rcap = reqs.shape[0]
     pcap = resps.shape[0]
     scap = slog.shape[0]
@@ -1187,6 +1240,7 @@ def run(
     # may precede it) or, with the data complete, just after its last local time.
     stop = ctl[C_END_T] + 1 if final else ctl[C_HORIZON]
     n_events = ctl[C_EVENTS]
+    l1 = ctl[C_QMODEL] == QM_L1  # fills by intensity at every row: no fast path
     reason = 0
     while True:
         t_x = xt[ix] if ix < nx else INF
@@ -1216,14 +1270,17 @@ def run(
             # Exchange rows win ties with everything: run them until another happening (or a
             # state sample, or the stop) is due. Rows of instruments without our orders only
             # change the book; any other row may create responses, so re-plan after it.
-            lim = min(t_q, t_r, t_l, t_tm)  # rows at exactly `lim` still go first
+            # rows at exactly `lim` still go first
+            lim = min(t_q, t_r, t_tm) if quiet else min(t_q, t_r, t_l, t_tm)
             lim2 = min(next_rec, stop)  # rows at or after `lim2` wait
             while True:
                 i = xi[ix]
                 r = ev[i]
                 inst = r.instrument
                 k = r.kind
-                slow = acci[inst, AI_OPEN] != 0  # our orders may react: re-plan after
+                slow = acci[inst, AI_OPEN] != 0 and (
+                    l1 or not _untouched(r, k, acci[inst], ip[inst, IP_BOOKSRC] == 0.0)
+                )
                 if not slow:
                     # Calls with many array arguments cost more than the book update itself.
                     if ip[inst, IP_BOOKSRC] == 0.0:
@@ -1239,10 +1296,13 @@ def run(
                         if r.qty2 > 0:
                             book_apply(bk, -1, r.price2, r.qty2)
                 else:
+                    tail = ctl[C_RS_TAIL]
                     _exchange_event(
                         i, xt[ix], ev, books, ords, oqf, acci, accf, ip, cfg, resps, respf,
                         lat_r, rng, ctl,
                     )
+                    # A response (a fill) changes what is due next: re-plan.
+                    slow = ctl[C_RS_TAIL] != tail or ctl[C_ERROR] != 0
                 ix += 1
                 n_events += 1
                 if slow or ix >= nx:
@@ -1258,6 +1318,7 @@ def run(
             _process_request(
                 rh, reqs, books, ords, oqf, acci, accf, ip, resps, respf, lat_r, rng, ctl
             )
+            _bounds(reqs[rh % rcap, R_INST], ords, acci, ctl)
             ctl[C_RQ_HEAD] = rh + 1
             if ctl[C_ERROR] != 0:
                 reason = W_ERROR
@@ -1284,7 +1345,7 @@ def run(
         if t_l == t:
             # Local rows lose ties with exchange rows, requests and responses, win them with
             # timers; run them until one wakes the strategy or something else is due.
-            lim = min(t_x, t_q, t_r)  # rows at `lim` wait
+            lim = min(t_q, t_r) if quiet else min(t_x, t_q, t_r)  # rows at `lim` wait
             lim2 = min(t_tm + 1 if t_tm < INF else INF, next_rec, stop)  # these wait
             w = 0
             while True:

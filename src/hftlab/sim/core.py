@@ -111,6 +111,8 @@ class SimCore:
         self.acci[:, L.AI_LBB] = -1
         self.acci[:, L.AI_LTSX] = -L.INF
         self.acci[:, L.AI_LTSL] = -L.INF
+        self.acci[:, [L.AI_BLO, L.AI_ALO]] = L.INF
+        self.acci[:, [L.AI_BHI, L.AI_AHI]] = -L.INF
         self.window = round(config.reorder_window_ms * 1e6)
         self.ev = np.zeros(0, dtype=EVENT_DTYPE)
         self.xi = np.zeros(0, dtype=np.int64)  # exchange order: indices into ev...
