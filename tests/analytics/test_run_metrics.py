@@ -172,3 +172,26 @@ def test_feed_latency_from_a_relative_store_path(
     info["data"] = "gone"
     (run / "run.json").write_text(json.dumps(info))
     assert compute_metrics(run)["feed_latency_p50_us"] is None
+
+
+def test_risk_counts_of_a_real_guarded_run(
+    result: tuple[BacktestResult, Path], tmp_path: Path
+) -> None:
+    from hftlab.risk import RiskConfig
+
+    store = result[1].parent / "store"
+    # a position limit below the quote size blocks every order the quoter tries
+    res = run_backtest(
+        Store(store).events(),
+        SimpleQuoter(SimpleQuoterConfig(size=0.001, max_position=0.004)),
+        SimConfig(),
+        risk=RiskConfig(max_position=0.0005),
+    )
+    path = res.save(tmp_path / "guarded")
+    summary = json.loads((path / "summary.json").read_text())["risk"]
+    m = compute_metrics(path, feed_latency=False)
+    assert m["risk_max_position"] == summary["triggers"]["max_position"] > 0
+    assert m["risk_triggers"] == sum(summary["triggers"].values())
+    assert m["risk_killed"] == int(summary["killed"])
+    assert m["fills"] == 0 and m["orders_sent"] == 0  # nothing got past the limit
+    assert m["position_limit"] == 0.0005  # the risk limit is tighter than the strategy's
