@@ -407,20 +407,26 @@ def _sqlite_path(url: str) -> Path | None:
 
 
 def _open_study(storage: str, name: str, maximize: bool, seed: int) -> Any:
+    """Create or load the study. The TPE sampler's seed is ``seed`` plus the trials already
+    in the study: a first run is reproducible, and a resumed one does not replay the random
+    start-up points it has already tried."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=seed)
+    direction = "maximize" if maximize else "minimize"
     try:
-        return optuna.create_study(
-            storage=storage,
-            study_name=name,
-            direction="maximize" if maximize else "minimize",
-            sampler=sampler,
-            load_if_exists=True,
+        study = optuna.create_study(
+            storage=storage, study_name=name, direction=direction, load_if_exists=True
         )
-    except ValueError as exc:  # e.g. direction differs from the stored study
+    except ValueError as exc:
         raise ConfigError(f"--study {name} in {storage}: {exc}") from None
+    if study.direction.name.lower() != direction:
+        raise ConfigError(
+            f"--study {name} in {storage} was created to {study.direction.name.lower()}; "
+            f"[optimize] direction is {direction}: use another --study name"
+        )
+    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
+    return study
 
 
 def _recover(study: Any, own_storage: bool, objective: str) -> None:
