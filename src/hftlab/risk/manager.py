@@ -131,6 +131,13 @@ class RiskManager(Strategy):
         self._inner_on_stop = strategy.on_stop
         self._inner_on_fill = strategy.on_fill if inner["on_fill"] else None
         self._inner_on_update = strategy.on_order_update if inner["on_order_update"] else None
+        self._rate_max = c.max_order_rate
+        self._notional_limit = c.notional_limit
+        self._ctx: Context | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        """Per-run state (a manager can drive several runs one after another)."""
         self.events: list[RiskRow] = []
         self.killed = False
         self.kill_ts: int | None = None
@@ -138,11 +145,8 @@ class RiskManager(Strategy):
         self._active = True  # False after a kill: the strategy is no longer called
         self._blocked = False  # killed, or some instrument's quotes are pulled
         self._refused: list[Order] = []
-        self._ctx: Context | None = None
         self._first_block: set[str] = set()
-        self._rate_max = c.max_order_rate
         self._req_times: deque[int] = deque()
-        self._notional_limit = c.notional_limit
         self._req_lots: dict[int, int] = {}  # largest size ever requested, by order id
 
     # ------------------------------------------------------------------ subscriptions
@@ -153,6 +157,7 @@ class RiskManager(Strategy):
 
     # ------------------------------------------------------------------ set-up
     def _setup(self, ctx: Context) -> None:
+        self._reset()
         c = self.config
         insts = ctx.instruments
         n = len(insts)
@@ -178,7 +183,6 @@ class RiskManager(Strategy):
             None if lim is None else math.floor(lim / self._lot[i] + 1e-9)
             for i, lim in enumerate(limits)
         ]
-        self._pos_limit_units = limits
         self._has_pos_limit = any(x is not None for x in self._pos_limit)
         self._track_orders = self._has_pos_limit or self._notional_limit is not None
         self._cash = [0.0] * n
