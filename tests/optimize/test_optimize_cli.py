@@ -1,0 +1,71 @@
+"""`hftlab optimize` end to end on a small synthetic store."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from optimize_helpers import QUOTER
+from typer.testing import CliRunner
+
+from hftlab.cli import app
+
+
+def _invoke(*args: str) -> str:
+    res = CliRunner().invoke(app, ["optimize", *args])
+    assert res.exit_code == 0, (res.output, res.exception)
+    return res.output
+
+
+def test_cli_writes_results_and_a_standalone_report(
+    store: Path, grid_toml: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    text = _invoke(
+        "--data", str(store), "--strategy", QUOTER, "--config", str(grid_toml),
+        "--out", str(out), "--executor", "process", "--workers", "2", "--top", "3",
+    )  # fmt: skip
+    table = pq.read_table(out / "results.parquet")
+    assert table.num_rows == 12
+    for col in ("strategy.half_spread_ticks", "strategy.interval_ms", "sim.queue_model",
+                "pnl", "fills", "wall_s", "error"):  # fmt: skip
+        assert col in table.column_names
+    assert all(e is None for e in table["error"].to_pylist())
+    # the terminal shows the top 3, best first
+    assert "top 3 by pnl" in text
+    best = max(table["pnl"].to_pylist())
+    ranks = re.findall(r"^\s*1 │.*$", text, flags=re.M)
+    assert ranks and f"{best:.6g}" in ranks[0]
+    page = (out / "report.html").read_text()
+    assert "Bokeh" in page and "cdn.bokeh.org" not in page  # JS inline: opens offline
+    assert "<script src=" not in page
+    for needle in ("strategy.half_spread_ticks", "pnl (best over the other parameters)",
+                   "pnl (mean over the other parameters)", "fills"):  # fmt: skip
+        assert needle in page
+
+
+def test_cli_walk_forward_report(store: Path, grid_toml: Path, tmp_path: Path) -> None:
+    out = tmp_path / "wf"
+    text = _invoke(
+        "--data", str(store), "--strategy", QUOTER, "--config", str(grid_toml),
+        "--out", str(out), "--executor", "serial", "--walk-forward", "folds=2",
+    )  # fmt: skip
+    assert "walk-forward" in text
+    wf = pq.read_table(out / "walk_forward.parquet").to_pylist()
+    assert [r["fold"] for r in wf] == [0, 1]
+    assert all(r["oos_objective"] is not None for r in wf)
+    page = (out / "report.html").read_text()
+    assert "walk-forward: in-sample" in page
+
+
+def test_cli_optuna_search(store: Path, grid_toml: Path, tmp_path: Path) -> None:
+    out = tmp_path / "opt"
+    _invoke(
+        "--data", str(store), "--strategy", QUOTER, "--config", str(grid_toml),
+        "--out", str(out), "--executor", "process", "--workers", "2",
+        "--search", "optuna", "--trials", "6",
+    )  # fmt: skip
+    assert (out / "optuna.db").exists()
+    rows = pq.read_table(out / "results.parquet").to_pylist()
+    assert sorted(r["trial"] for r in rows) == list(range(6))
