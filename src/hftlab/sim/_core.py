@@ -22,6 +22,7 @@ from hftlab.book._core import (
 from hftlab.sim._layout import (
     AF_CASH,
     AF_FEES,
+    AF_NF,
     AF_NOTIONAL,
     AI_AHI,
     AI_ALO,
@@ -34,6 +35,7 @@ from hftlab.sim._layout import (
     AI_LPOS,
     AI_LTSL,
     AI_LTSX,
+    AI_NF,
     AI_NFILLS,
     AI_OPEN,
     AI_POS,
@@ -51,6 +53,7 @@ from hftlab.sim._layout import (
     C_LAT_R,
     C_LOCAL,
     C_NEXT_REC,
+    C_NF,
     C_NOW,
     C_NSLOT,
     C_QMODEL,
@@ -73,6 +76,7 @@ from hftlab.sim._layout import (
     C_TIMER,
     CF_L1_A,
     CF_L1_K,
+    CF_NF,
     CF_QPOW,
     CT_INVERSE,
     E_EVENT,
@@ -82,6 +86,7 @@ from hftlab.sim._layout import (
     E_LAST_PRICE,
     E_LAST_QTY,
     E_LIQ,
+    E_NF,
     E_PRICE,
     E_QTY,
     E_REASON,
@@ -91,6 +96,7 @@ from hftlab.sim._layout import (
     E_TS_LOCAL,
     EF_CASH_DELTA,
     EF_FEE,
+    EF_NF,
     ERR_RESP_RING_FULL,
     EV_ACCEPTED,
     EV_CANCEL_REJECTED,
@@ -107,6 +113,7 @@ from hftlab.sim._layout import (
     IP_LDEN,
     IP_LNUM,
     IP_MAKER,
+    IP_NF,
     IP_TAKER,
     IP_TDEN,
     IP_TNUM,
@@ -120,6 +127,7 @@ from hftlab.sim._layout import (
     O_ID,
     O_INST,
     O_L1T,
+    O_NF,
     O_PRICE,
     O_QTY,
     O_SEQ,
@@ -128,6 +136,7 @@ from hftlab.sim._layout import (
     O_TIF,
     Q_CUMTRADE,
     Q_FRONT,
+    Q_NF,
     QM_L1,
     QM_PROB_LOG,
     QM_RISK_AVERSE,
@@ -135,6 +144,7 @@ from hftlab.sim._layout import (
     R_ID,
     R_INST,
     R_KIND,
+    R_NF,
     R_PRICE,
     R_QTY,
     R_SENT,
@@ -160,6 +170,7 @@ from hftlab.sim._layout import (
     S_FEES,
     S_INST,
     S_MID,
+    S_NF,
     S_NOTIONAL,
     S_POS,
     ST_CANCELED,
@@ -1382,3 +1393,60 @@ def run(
     ctl[C_IX] = ix
     ctl[C_REASON] = reason
     return reason
+
+
+@njit(cache=True)
+def run_packed(
+    ev: np.ndarray,
+    xi: np.ndarray,
+    xt: np.ndarray,
+    ibuf: np.ndarray,
+    fbuf: np.ndarray,
+    dims: np.ndarray,
+    rng: np.ndarray,
+) -> int:
+    """:func:`run` over the views of :class:`~hftlab.sim.core.SimCore`'s two buffers.
+
+    ``dims``: instruments, book slots, local-book instruments and slots, order slots, request,
+    response and state-log capacities, entry and response latency table rows. The order of
+    the views matches ``SimCore.__init__``.
+    """
+    n, c1, nl, cl1, m, rc, pc, sc, ke, kr = (
+        dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7], dims[8], dims[9]
+    )
+    o = 0
+    books = ibuf[o : o + n * 4 * c1].reshape((n, 2, 2, c1))
+    o += n * 4 * c1
+    lbooks = ibuf[o : o + nl * 4 * cl1].reshape((nl, 2, 2, cl1))
+    o += nl * 4 * cl1
+    ords = ibuf[o : o + m * O_NF].reshape((m, O_NF))
+    o += m * O_NF
+    reqs = ibuf[o : o + rc * R_NF].reshape((rc, R_NF))
+    o += rc * R_NF
+    resps = ibuf[o : o + pc * E_NF].reshape((pc, E_NF))
+    o += pc * E_NF
+    slog_ts = ibuf[o : o + sc]
+    o += sc
+    acci = ibuf[o : o + n * AI_NF].reshape((n, AI_NF))
+    o += n * AI_NF
+    ctl = ibuf[o : o + C_NF]
+    o = 0
+    oqf = fbuf[o : o + m * Q_NF].reshape((m, Q_NF))
+    o += m * Q_NF
+    respf = fbuf[o : o + pc * EF_NF].reshape((pc, EF_NF))
+    o += pc * EF_NF
+    slog = fbuf[o : o + sc * S_NF].reshape((sc, S_NF))
+    o += sc * S_NF
+    accf = fbuf[o : o + n * AF_NF].reshape((n, AF_NF))
+    o += n * AF_NF
+    ip = fbuf[o : o + n * IP_NF].reshape((n, IP_NF))
+    o += n * IP_NF
+    cfg = fbuf[o : o + CF_NF]
+    o += CF_NF
+    lat_e = fbuf[o : o + ke * 2].reshape((ke, 2))
+    o += ke * 2
+    lat_r = fbuf[o : o + kr * 2].reshape((kr, 2))
+    return run(
+        ev, xi, xt, books, lbooks, ords, oqf, reqs, resps, respf, slog_ts, slog, acci, accf, ip,
+        cfg, lat_e, lat_r, rng, ctl,
+    )

@@ -8,11 +8,11 @@ reports a wake-up, submit requests in between.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from hftlab.book import book_new
 from hftlab.errors import EngineError
 from hftlab.events import EVENT_DTYPE, ContractType, Instrument
 from hftlab.sim import _core, _feed
@@ -20,6 +20,8 @@ from hftlab.sim import _layout as L
 from hftlab.sim.config import SimConfig
 
 log = logging.getLogger(__name__)
+
+_run = _core.run_packed
 
 _CTYPE = {
     ContractType.SPOT: L.CT_SPOT,
@@ -62,18 +64,60 @@ class SimCore:
         if n == 0:
             raise EngineError("no instruments to simulate")
         cap = config.book_capacity
-        self.books = np.zeros((n, 2, 2, cap + 1), dtype=np.int64)
-        self.lbooks = np.zeros((n, 2, 2, cap + 1), dtype=np.int64) if local else book_new(16)[None]
-        self.ords = np.zeros((config.max_open_orders, L.O_NF), dtype=np.int64)
-        self.oqf = np.zeros((config.max_open_orders, L.Q_NF), dtype=np.float64)
-        self.reqs = np.zeros((_REQ_CAP, L.R_NF), dtype=np.int64)
-        self.resps = np.zeros((_RESP_CAP, L.E_NF), dtype=np.int64)
-        self.respf = np.zeros((_RESP_CAP, L.EF_NF), dtype=np.float64)
-        self.slog_ts = np.zeros(_SLOG_CAP, dtype=np.int64)
-        self.slog = np.zeros((_SLOG_CAP, L.S_NF), dtype=np.float64)
-        self.acci = np.zeros((n, L.AI_NF), dtype=np.int64)
-        self.accf = np.zeros((n, L.AF_NF), dtype=np.float64)
-        self.ip = np.zeros((n, L.IP_NF), dtype=np.float64)
+        m = config.max_open_orders
+        lat_e = config.entry_latency.table()
+        lat_r = config.response_latency.table()
+        nl, capl = (n, cap) if local else (1, 16)
+        # Every array the core works on is a view into one int64 and one float64 buffer, so a
+        # step hands numba 7 arguments instead of 20 (each costs ~0.1 us of dispatch).
+        self.dims = np.array(
+            [n, cap + 1, nl, capl + 1, m, _REQ_CAP, _RESP_CAP, _SLOG_CAP, len(lat_e), len(lat_r)],
+            dtype=np.int64,
+        )
+        ishapes = [
+            (n, 2, 2, cap + 1),
+            (nl, 2, 2, capl + 1),
+            (m, L.O_NF),
+            (_REQ_CAP, L.R_NF),
+            (_RESP_CAP, L.E_NF),
+            (_SLOG_CAP,),
+            (n, L.AI_NF),
+            (L.C_NF,),
+        ]
+        fshapes = [
+            (m, L.Q_NF),
+            (_RESP_CAP, L.EF_NF),
+            (_SLOG_CAP, L.S_NF),
+            (n, L.AF_NF),
+            (n, L.IP_NF),
+            (L.CF_NF,),
+            lat_e.shape,
+            lat_r.shape,
+        ]
+        self.ibuf = np.zeros(sum(math.prod(sh) for sh in ishapes), dtype=np.int64)
+        self.fbuf = np.zeros(sum(math.prod(sh) for sh in fshapes), dtype=np.float64)
+        (
+            self.books,
+            self.lbooks,
+            self.ords,
+            self.reqs,
+            self.resps,
+            self.slog_ts,
+            self.acci,
+            self.ctl,
+        ) = _views(self.ibuf, ishapes)
+        (
+            self.oqf,
+            self.respf,
+            self.slog,
+            self.accf,
+            self.ip,
+            self.cfg,
+            self.lat_e,
+            self.lat_r,
+        ) = _views(self.fbuf, fshapes)
+        self.lat_e[:] = lat_e
+        self.lat_r[:] = lat_r
         bbo = list(book_from_bbo) if book_from_bbo is not None else [False] * n
         for i, inst in enumerate(self.instruments):
             tn, td = inst.tick_ratio
@@ -87,16 +131,13 @@ class SimCore:
             self.ip[i, L.IP_MAKER] = fees.maker
             self.ip[i, L.IP_TAKER] = fees.taker
             self.ip[i, L.IP_BOOKSRC] = 1.0 if bbo[i] else 0.0
-        self.cfg = np.zeros(L.CF_NF, dtype=np.float64)
         self.cfg[L.CF_QPOW] = config.queue_power
         self.cfg[L.CF_L1_A] = config.l1_a
         self.cfg[L.CF_L1_K] = config.l1_k
-        self.lat_e = config.entry_latency.table()
-        self.lat_r = config.response_latency.table()
         # xorshift state must be nonzero; mix the seed so that nearby seeds differ at once.
         seed = (int(config.seed) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % (1 << 64)
         self.rng = np.array([seed or 1], dtype=np.uint64)
-        ctl = self.ctl = np.zeros(L.C_NF, dtype=np.int64)
+        ctl = self.ctl
         ctl[L.C_TIMER] = L.INF
         ctl[L.C_NEXT_REC] = L.INF
         ctl[L.C_REC_INT] = round(config.record_interval_ms * 1e6)
@@ -196,30 +237,7 @@ class SimCore:
 
     def step(self) -> int:
         """Run until the next wake-up; returns its reason (``W_*`` in :mod:`._layout`)."""
-        reason = int(
-            _core.run(
-                self.ev,
-                self.xi,
-                self.xt,
-                self.books,
-                self.lbooks,
-                self.ords,
-                self.oqf,
-                self.reqs,
-                self.resps,
-                self.respf,
-                self.slog_ts,
-                self.slog,
-                self.acci,
-                self.accf,
-                self.ip,
-                self.cfg,
-                self.lat_e,
-                self.lat_r,
-                self.rng,
-                self.ctl,
-            )
-        )
+        reason = _run(self.ev, self.xi, self.xt, self.ibuf, self.fbuf, self.dims, self.rng)
         if reason == L.W_ERROR:
             code = int(self.ctl[L.C_ERROR])
             what = {
@@ -309,6 +327,15 @@ class SimCore:
 
     def position_lots(self, inst: int, *, local: bool = True) -> int:
         return int(self.acci[inst, L.AI_LPOS if local else L.AI_POS])
+
+
+def _views(buf: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    out, o = [], 0
+    for sh in shapes:
+        k = math.prod(sh)
+        out.append(buf[o : o + k].reshape(sh))
+        o += k
+    return out
 
 
 def _concat_events(a: np.ndarray, b: np.ndarray) -> np.ndarray:
