@@ -61,6 +61,9 @@ def test_example_configs_on_synthetic_store(
     assert inst["maker_fills"] > 0 and inst["taker_fills"] == 0  # post-only quotes only
     assert inst["orders_sent"] > 0
     assert abs(inst["position"]) <= 0.01 + 1e-12  # max_position of both configs
+    # the quote manager's counters are in the summary and agree with the order log
+    st = summary["strategy_stats"]
+    assert st["sent"] == inst["orders_sent"] and st["wakeups"] > 0
 
 
 def test_config_error_is_one_line_with_status_2(synth_cli_store: Path, tmp_path: Path) -> None:

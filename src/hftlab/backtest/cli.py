@@ -153,6 +153,9 @@ def run_from_cli(
             )
     else:
         result = run_backtest(stream, strategy, sim_cfg, run_info=info, risk=risk_cfg)
+    stats = getattr(strategy, "stats", None)
+    if callable(stats):  # e.g. the market makers' quote-manager counters
+        result.summary["strategy_stats"] = stats()
     result.save(out)
     return result
 
@@ -207,4 +210,12 @@ def render_summary(result: BacktestResult, out: Path) -> None:
         what = ", ".join(f"{rule} {n}" for rule, n in fired.items())
         kill = f"; KILLED at t={risk['kill_ts']} ns" if risk.get("killed") else ""
         console.print(f"risk triggers: {what or 'none'}{kill} (risk.parquet)")
+    if s.get("strategy_stats"):
+        console.print(
+            "strategy: "
+            + ", ".join(
+                f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in s["strategy_stats"].items()
+            )
+        )
     console.print(f"results -> {out}")

@@ -446,7 +446,7 @@ class MarketMaker(Strategy):
         """Counters and last signal values (for reports): quote-manager counters, σ, A, k."""
         out: dict[str, Any] = {
             "wakeups": self.wakeups,
-            "sigma_ticks": self.last_sigma,
+            "sigma_ticks": self.last_sigma if self.last_sigma == self.last_sigma else None,
             "a": getattr(self, "_a", self.config.a),
             "k": getattr(self, "_k", self.config.k),
             "intensity_refits": self.refits,
