@@ -414,7 +414,9 @@ class QuoteManager:
         o = s.order
         assert o is not None
         o.reject_reason = 0  # so the response to this request is recognisable
-        ctx.modify(o, price=ctx.from_ticks(ticks, self.instrument), qty=self._qty(ctx, lots))
+        price = None if ticks == o.price_ticks else ctx.from_ticks(ticks, self.instrument)
+        qty = None if lots == o.qty_lots else self._qty(ctx, lots)
+        ctx.modify(o, price=price, qty=qty)
         self.stats.modified += 1
         s.pending = _MODIFY
         s.want_ticks = ticks
