@@ -153,10 +153,18 @@ def run_backtest(
     chunks = iter(events)
     started = False
     first_ts = None
+    step = _core.run_packed  # called directly: this loop runs once per wake-up
     try:
         while True:
-            reason = core.step()
-            runner.drain()
+            reason = step(*core.args)
+            if reason >= L.W_NEW_RESPONSES:
+                reason -= L.W_NEW_RESPONSES
+                runner.drain()
+            if reason == L.W_TIMER and strategy is not None:
+                runner.callback = "on_timer"
+                for _ in range(ctx._due_timers()):  # type: ignore[union-attr]
+                    strategy.on_timer(ctx)
+                continue
             if reason == L.W_NEED_DATA:
                 chunk = next(chunks, None)
                 core.feed(chunk)
@@ -175,14 +183,12 @@ def run_backtest(
             if reason == L.W_LOG_FULL:
                 runner.drain_states()
                 continue
+            if reason == L.W_ERROR:
+                core.raise_error()
             if strategy is None:
                 continue
             assert ctx is not None
-            if reason == L.W_TIMER:
-                runner.callback = "on_timer"
-                for _ in range(ctx._due_timers()):
-                    strategy.on_timer(ctx)
-            elif reason == L.W_QUOTE:
+            if reason == L.W_QUOTE:
                 runner.callback = "on_quote"
                 strategy.on_quote(ctx, int(core.ctl[L.C_R_INST]))
             elif reason == L.W_TRADE:

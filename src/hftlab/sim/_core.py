@@ -187,6 +187,7 @@ from hftlab.sim._layout import (
     W_ERROR,
     W_LOG_FULL,
     W_NEED_DATA,
+    W_NEW_RESPONSES,
     W_ORDER,
     W_QUOTE,
     W_TIMER,
@@ -1160,25 +1161,38 @@ def _local_event(
 
 
 # ===================================================================== the loop
-@njit(cache=True, inline="always")
-def _untouched(r: np.void, k: int, a: np.ndarray, depth_book: bool) -> bool:
-    """True if market row ``r`` (kind ``k``) cannot affect our open orders on its instrument
-    (``a`` = its account row with our price ranges): it only changes the book.
+_ROW_BOOK_ONLY = 0  # the row only changes the book
+_ROW_QUEUE = 1  # a depth row at one of our prices: the book and our queue positions change
+_ROW_FULL = 2  # anything else that may touch our orders (fills, crosses, BBO books, clears)
 
-    A depth row matters at our prices (queue position) or when it adds liquidity at or
-    through our opposite price (we would be hit); a trade matters if it reaches our prices.
+
+@njit(cache=True, inline="always")
+def _row_effect(r: np.void, k: int, a: np.ndarray, depth_book: bool) -> int:
+    """What market row ``r`` (kind ``k``) can do to our open orders on its instrument (``a``:
+    its account row, with our orders' price ranges): one of the ``_ROW_*`` codes.
+
+    A depth row matters at our prices (queue position) or when it adds liquidity at or through
+    our opposite price (we would be hit); a trade matters if it reaches our prices.
     """
     if k <= _K_SNAPSHOT:
         if not depth_book:
-            return True
+            return _ROW_BOOK_ONLY
         p = r.price
         if r.side > 0:
-            return not ((a[AI_BLO] <= p <= a[AI_BHI]) or (r.qty > 0 and p >= a[AI_ALO]))
-        return not ((a[AI_ALO] <= p <= a[AI_AHI]) or (r.qty > 0 and p <= a[AI_BHI]))
+            if r.qty > 0 and p >= a[AI_ALO]:
+                return _ROW_FULL
+            return _ROW_QUEUE if a[AI_BLO] <= p <= a[AI_BHI] else _ROW_BOOK_ONLY
+        if r.qty > 0 and p <= a[AI_BHI]:
+            return _ROW_FULL
+        return _ROW_QUEUE if a[AI_ALO] <= p <= a[AI_AHI] else _ROW_BOOK_ONLY
     if k == _K_TRADE:
         # A buyer lifts asks up to its price; a seller hits bids down to its price.
-        return a[AI_ALO] > r.price if r.side > 0 else a[AI_BHI] < r.price
-    return k == _K_BBO and depth_book  # BBO rows do not build a depth book
+        if r.side > 0:
+            return _ROW_BOOK_ONLY if a[AI_ALO] > r.price else _ROW_FULL
+        return _ROW_BOOK_ONLY if a[AI_BHI] < r.price else _ROW_FULL
+    if k == _K_BBO and depth_book:  # BBO rows do not build a depth book
+        return _ROW_BOOK_ONLY
+    return _ROW_FULL
 
 
 @njit(cache=True)
@@ -1251,7 +1265,9 @@ def run(
     # may precede it) or, with the data complete, just after its last local time.
     stop = ctl[C_END_T] + 1 if final else ctl[C_HORIZON]
     n_events = ctl[C_EVENTS]
-    l1 = ctl[C_QMODEL] == QM_L1  # fills by intensity at every row: no fast path
+    qmodel = ctl[C_QMODEL]
+    qpow = cfg[CF_QPOW]
+    l1 = qmodel == QM_L1  # fills by intensity at every row: no fast path
     reason = 0
     while True:
         t_x = xt[ix] if ix < nx else INF
@@ -1289,10 +1305,29 @@ def run(
                 r = ev[i]
                 inst = r.instrument
                 k = r.kind
-                slow = acci[inst, AI_OPEN] != 0 and (
-                    l1 or not _untouched(r, k, acci[inst], ip[inst, IP_BOOKSRC] == 0.0)
-                )
-                if not slow:
+                effect = _ROW_BOOK_ONLY
+                if acci[inst, AI_OPEN] != 0:
+                    effect = (
+                        _ROW_FULL
+                        if l1
+                        else _row_effect(r, k, acci[inst], ip[inst, IP_BOOKSRC] == 0.0)
+                    )
+                slow = False
+                if effect == _ROW_QUEUE:
+                    # Our level changed size: only queue estimates move (no fill can follow).
+                    old = book_apply(books[inst], r.side, r.price, r.qty)
+                    for s in range(ctl[C_NSLOT]):
+                        if (
+                            ords[s, O_ACTIVE] == 1
+                            and ords[s, O_INST] == inst
+                            and ords[s, O_SIDE] == r.side
+                            and ords[s, O_PRICE] == r.price
+                        ):
+                            oqf[s, Q_FRONT] = queue_on_depth(
+                                qmodel, qpow, oqf[s, Q_FRONT], oqf[s, Q_CUMTRADE], old, r.qty
+                            )
+                            oqf[s, Q_CUMTRADE] = 0.0
+                elif effect == _ROW_BOOK_ONLY:
                     # Calls with many array arguments cost more than the book update itself.
                     if ip[inst, IP_BOOKSRC] == 0.0:
                         if k <= _K_SNAPSHOT:
@@ -1392,6 +1427,8 @@ def run(
     ctl[C_IL] = il
     ctl[C_IX] = ix
     ctl[C_REASON] = reason
+    if ctl[C_RS_DELIV] != ctl[C_RS_DRAIN]:
+        return reason + W_NEW_RESPONSES  # saves the caller a check per wake-up
     return reason
 
 

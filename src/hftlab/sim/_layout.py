@@ -204,6 +204,8 @@ W_BOOK = 6
 W_ORDER = 7
 W_LOG_FULL = 8
 W_ERROR = 9
+# Added to the reason :func:`run` returns when responses were delivered since the last drain.
+W_NEW_RESPONSES = 256
 
 ERR_RESP_RING_FULL = 1
 ERR_ORDER_TABLE_FULL = 2

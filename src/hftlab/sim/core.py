@@ -21,7 +21,6 @@ from hftlab.sim.config import SimConfig
 
 log = logging.getLogger(__name__)
 
-_run = _core.run_packed
 
 _CTYPE = {
     ContractType.SPOT: L.CT_SPOT,
@@ -162,6 +161,9 @@ class SimCore:
         self._pend_t = np.zeros(0, dtype=np.int64)
         self._last_local = -L.INF
         ctl[L.C_HORIZON] = -L.INF
+        #: The arguments of one compiled step (``_core.run_packed(*args)``), kept current by
+        #: :meth:`feed`; drivers on a hot path call it directly (see ``backtest.engine``).
+        self.args = (self.ev, self.xi, self.xt, self.ibuf, self.fbuf, self.dims, self.rng)
 
     # ------------------------------------------------------------------ data
     def feed(self, chunk: np.ndarray | None) -> None:
@@ -221,6 +223,7 @@ class SimCore:
         ctl[L.C_IX] = 0
         ctl[L.C_IL] = max(il - k0, 0)
         ctl[L.C_HORIZON] = horizon
+        self.args = (self.ev, self.xi, self.xt, self.ibuf, self.fbuf, self.dims, self.rng)
 
     def _chunk_error(self, chunk: np.ndarray, code: int, bad: int) -> None:
         if code == 1:
@@ -237,15 +240,19 @@ class SimCore:
 
     def step(self) -> int:
         """Run until the next wake-up; returns its reason (``W_*`` in :mod:`._layout`)."""
-        reason = _run(self.ev, self.xi, self.xt, self.ibuf, self.fbuf, self.dims, self.rng)
+        reason = _core.run_packed(*self.args) & 255
         if reason == L.W_ERROR:
-            code = int(self.ctl[L.C_ERROR])
-            what = {
-                L.ERR_RESP_RING_FULL: "the response ring overflowed (responses not drained)",
-                L.ERR_ORDER_TABLE_FULL: "the order table is full",
-            }.get(code, f"error code {code}")
-            raise EngineError(f"simulation core failed: {what}")
+            self.raise_error()
         return reason
+
+    def raise_error(self) -> None:
+        """Raise the engine failure the core reported (``W_ERROR``)."""
+        code = int(self.ctl[L.C_ERROR])
+        what = {
+            L.ERR_RESP_RING_FULL: "the response ring overflowed (responses not drained)",
+            L.ERR_ORDER_TABLE_FULL: "the order table is full",
+        }.get(code, f"error code {code}")
+        raise EngineError(f"simulation core failed: {what}")
 
     # -------------------------------------------------------------- requests
     @property
@@ -297,6 +304,9 @@ class SimCore:
         ctl[L.C_RS_DRAIN] = hi
         if lo == hi:
             return _EMPTY_RI, _EMPTY_RF
+        a, b = lo % _RESP_CAP, hi % _RESP_CAP
+        if a < b:  # the usual case: one contiguous stretch of the ring
+            return self.resps[a:b].copy(), self.respf[a:b].copy()
         idx = np.arange(lo, hi) % _RESP_CAP
         return self.resps[idx], self.respf[idx]
 

@@ -15,14 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from hftlab.book import (
-    book_best_ask,
-    book_best_bid,
-    book_depth,
-    book_imbalance,
-    book_micro_price,
-    book_mid,
-)
+from hftlab.book import EMPTY_ASK, EMPTY_BID, book_depth
 from hftlab.events import Instrument
 from hftlab.sim import _layout as L
 from hftlab.sim.core import SimCore
@@ -30,13 +23,20 @@ from hftlab.strategy import TIF_CODES, Fill, Order, OrderStatus
 
 log = logging.getLogger("hftlab.strategy")
 
+_STATUS = {int(s): s for s in OrderStatus}
+
 _EPS = 1e-9  # tolerance (in ticks/lots) for prices that are on the grid up to float error
 
 
 class BookView:
-    """Read-only view of one instrument's local book, in prices (floats) or ticks."""
+    """Read-only view of one instrument's local book, in prices (floats) or ticks.
 
-    __slots__ = ("_arr", "_lot", "_tick", "instrument")
+    Top-of-book reads go through a flat ``memoryview`` of the book array (Python ints, ~50 ns
+    each) rather than compiled calls (~0.3 us of dispatch each): they run at every wake-up.
+    Layout: see :mod:`hftlab.book` (best level last; asks keyed by minus the price).
+    """
+
+    __slots__ = ("_a0", "_arr", "_lot", "_mv", "_q0", "_q1", "_tick", "instrument")
 
     def __init__(self, arr: np.ndarray, instrument: Instrument) -> None:
         self._arr = arr
@@ -45,6 +45,11 @@ class BookView:
         ln, ld = instrument.lot_ratio
         self._tick = (tn, td)
         self._lot = (ln, ld)
+        c1 = arr.shape[-1]
+        self._mv = memoryview(arr.reshape(-1))  # a view: follows the core's updates
+        self._q0 = c1  # bid quantities start here
+        self._a0 = 2 * c1  # ask side (count, then keys)
+        self._q1 = 3 * c1  # ask quantities
 
     def _p(self, ticks: float) -> float:
         return ticks * self._tick[0] / self._tick[1]
@@ -54,61 +59,87 @@ class BookView:
 
     @property
     def best_bid_ticks(self) -> tuple[int, int]:
-        """``(price ticks, qty lots)``; qty 0 if no bids."""
-        return book_best_bid(self._arr)
+        """``(price ticks, qty lots)``; ``(EMPTY_BID, 0)`` if no bids."""
+        mv = self._mv
+        n = mv[0]
+        return (mv[n], mv[self._q0 + n]) if n else (EMPTY_BID, 0)
 
     @property
     def best_ask_ticks(self) -> tuple[int, int]:
-        return book_best_ask(self._arr)
+        """``(price ticks, qty lots)``; ``(EMPTY_ASK, 0)`` if no asks."""
+        mv = self._mv
+        n = mv[self._a0]
+        return (-mv[self._a0 + n], mv[self._q1 + n]) if n else (EMPTY_ASK, 0)
 
     @property
     def has_both_sides(self) -> bool:
-        return self._arr[0, 0, 0] > 0 and self._arr[1, 0, 0] > 0
+        return self._mv[0] > 0 and self._mv[self._a0] > 0
 
     @property
     def best_bid(self) -> float:
         """Best bid price; NaN if no bids."""
-        p, q = book_best_bid(self._arr)
-        return self._p(p) if q else math.nan
+        n = self._mv[0]
+        return self._p(self._mv[n]) if n else math.nan
 
     @property
     def best_ask(self) -> float:
-        p, q = book_best_ask(self._arr)
-        return self._p(p) if q else math.nan
+        n = self._mv[self._a0]
+        return self._p(-self._mv[self._a0 + n]) if n else math.nan
 
     @property
     def bid_qty(self) -> float:
-        return self._q(book_best_bid(self._arr)[1])
+        n = self._mv[0]
+        return self._q(self._mv[self._q0 + n]) if n else 0.0
 
     @property
     def ask_qty(self) -> float:
-        return self._q(book_best_ask(self._arr)[1])
+        n = self._mv[self._a0]
+        return self._q(self._mv[self._q1 + n]) if n else 0.0
 
     @property
     def mid(self) -> float:
-        return self._p(book_mid(self._arr))
+        return self._p(self.mid_ticks)
 
     @property
     def spread_ticks(self) -> int:
-        (b, bq), (a, aq) = book_best_bid(self._arr), book_best_ask(self._arr)
-        return a - b if bq and aq else 0
+        mv = self._mv
+        nb, na = mv[0], mv[self._a0]
+        return -mv[self._a0 + na] - mv[nb] if nb and na else 0
 
     @property
     def micro_price(self) -> float:
         """Size-weighted mid (see :func:`hftlab.book.book_micro_price`)."""
-        return self._p(book_micro_price(self._arr))
+        return self._p(self.micro_price_ticks)
 
     @property
     def micro_price_ticks(self) -> float:
-        return float(book_micro_price(self._arr))
+        """``(bid*ask_qty + ask*bid_qty) / (bid_qty + ask_qty)``, ticks; NaN if a side is empty."""
+        mv = self._mv
+        nb, na = mv[0], mv[self._a0]
+        if not (nb and na):
+            return math.nan
+        bid, ask = mv[nb], -mv[self._a0 + na]
+        bq, aq = mv[self._q0 + nb], mv[self._q1 + na]
+        if bq + aq <= 0:
+            return 0.5 * (bid + ask)
+        return (bid * aq + ask * bq) / (bq + aq)
 
     @property
     def mid_ticks(self) -> float:
-        return float(book_mid(self._arr))
+        """Mid in ticks; NaN if a side is empty."""
+        mv = self._mv
+        nb, na = mv[0], mv[self._a0]
+        return 0.5 * (mv[nb] - mv[self._a0 + na]) if nb and na else math.nan
 
     @property
     def imbalance(self) -> float:
-        return float(book_imbalance(self._arr))
+        """``(bid_qty - ask_qty) / (bid_qty + ask_qty)`` at the touch; NaN if a side is empty."""
+        mv = self._mv
+        nb, na = mv[0], mv[self._a0]
+        if not (nb and na):
+            return math.nan
+        bq, aq = mv[self._q0 + nb], mv[self._q1 + na]
+        return (bq - aq) / (bq + aq)
 
     def depth(self, side: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Best ``n`` levels of ``side`` (+1 bids, -1 asks) as (prices, qtys), best first."""
@@ -351,6 +382,16 @@ class Context:
         """Pop the timers due now, reschedule periodic ones, run internal callbacks; return how
         many of the strategy's timers fired."""
         now = self.now
+        timers = self._timers
+        if len(timers) == 1:  # the common case, one periodic strategy timer: no heap work
+            at, seq, period, callback = timers[0]
+            if period and callback is None and at <= now:
+                nxt = at + period
+                if nxt <= now:
+                    nxt = now + period - (now - at) % period
+                timers[0] = (nxt, seq, period, None)
+                self._core.ctl[L.C_TIMER] = nxt
+                return 1
         fired = 0
         while self._timers and self._timers[0][0] <= now:
             at, _, period, callback = heapq.heappop(self._timers)
@@ -373,26 +414,27 @@ class Context:
         self, ri: np.ndarray, rf: np.ndarray, on_fill: Callable | None, on_update: Callable | None
     ) -> None:
         """Update local orders from delivered responses and run the callbacks."""
-        for k in range(ri.shape[0]):
+        # Python ints from one tolist() are much cheaper to read than numpy scalars.
+        fees = rf[:, L.EF_FEE].tolist()
+        for k, row in enumerate(ri.tolist()):
             self._n_resp += 1
-            row = ri[k]
-            oid = int(row[L.E_ID])
+            oid = row[L.E_ID]
             order = self.orders.get(oid)
             if order is None:
                 continue  # e.g. a cancel rejected after the fill closed the order
-            evk = int(row[L.E_EVENT])
-            ts_local = int(row[L.E_TS_LOCAL])
+            evk = row[L.E_EVENT]
+            ts_local = row[L.E_TS_LOCAL]
             order.ts_update = ts_local
-            if evk in (L.EV_CANCEL_REJECTED, L.EV_MODIFY_REJECTED):
-                order.reject_reason = int(row[L.E_REASON])
+            if evk == L.EV_CANCEL_REJECTED or evk == L.EV_MODIFY_REJECTED:
+                order.reject_reason = row[L.E_REASON]
             else:
-                order.status = OrderStatus(int(row[L.E_STATUS]))
-                order.price_ticks = int(row[L.E_PRICE])
-                order.qty_lots = int(row[L.E_QTY])
-                order.filled_lots = int(row[L.E_FILLED])
+                order.status = _STATUS[row[L.E_STATUS]]
+                order.price_ticks = row[L.E_PRICE]
+                order.qty_lots = row[L.E_QTY]
+                order.filled_lots = row[L.E_FILLED]
                 if evk == L.EV_REJECTED:
-                    order.reject_reason = int(row[L.E_REASON])
-            if not order.is_open:
+                    order.reject_reason = row[L.E_REASON]
+            if order.status > OrderStatus.PARTIALLY_FILLED:
                 del self.orders[oid]
             if evk == L.EV_FILL and on_fill is not None:
                 inst = order.instrument
@@ -404,11 +446,11 @@ class Context:
                         oid,
                         inst,
                         order.side,
-                        int(row[L.E_LAST_PRICE]) * tn / td,
-                        int(row[L.E_LAST_QTY]) * ln / ld,
-                        float(rf[k, L.EF_FEE]),
-                        int(row[L.E_LIQ]) == L.LIQ_MAKER,
-                        int(row[L.E_TS_EXCH]),
+                        row[L.E_LAST_PRICE] * tn / td,
+                        row[L.E_LAST_QTY] * ln / ld,
+                        fees[k],
+                        row[L.E_LIQ] == L.LIQ_MAKER,
+                        row[L.E_TS_EXCH],
                         ts_local,
                     ),
                 )
