@@ -266,6 +266,10 @@ def optimize(
         typer.Option("--walk-forward", help="train=2h,test=1h[,step=1h][,anchored] or folds=N."),
     ] = None,
     top: Annotated[int | None, typer.Option("--top", help="Rows of the top table.")] = None,
+    start_method: Annotated[
+        str,
+        typer.Option("--start-method", help="process pool: spawn, forkserver or fork (Linux)."),
+    ] = "spawn",
 ) -> None:
     """Search strategy and simulator parameters (grid or Optuna), optionally walk-forward."""
     from hftlab.optimize.cli import optimize_from_cli
@@ -284,6 +288,7 @@ def optimize(
         study=study,
         walk_forward=walk_forward,
         top=top,
+        start_method=start_method,
         echo=lambda m: typer.echo(m, err=True),
         show_progress=sys.stderr.isatty(),
         argv=["hftlab", *sys.argv[1:]],

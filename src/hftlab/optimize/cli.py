@@ -48,6 +48,7 @@ def optimize_from_cli(
     study: str | None = None,
     walk_forward: str | None = None,
     top: int | None = None,
+    start_method: str = "spawn",
     echo: Any = print,
     show_progress: bool = False,
     argv: list[str] | None = None,
@@ -89,7 +90,9 @@ def optimize_from_cli(
         echo("compiling the simulation core (first run only; cached afterwards, ~30 s)...")
         warm_up()  # here, once, rather than in every worker at the same time
     data_abs = str(Path(data).resolve())
-    with make_executor(executor, workers, address) as ex:
+    if start_method != "spawn" and executor != "process":
+        raise ConfigError(f"--start-method is for --executor process (got --executor {executor})")
+    with make_executor(executor, workers, address, start_method) as ex:
         bar_ctx: Any = None
         progress = None
         if show_progress:

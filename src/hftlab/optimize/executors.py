@@ -79,25 +79,37 @@ def _init_worker() -> None:
 
 
 class ProcessExecutor(Executor):
-    """A local pool of ``workers`` spawned processes, each warming the compiled core once.
+    """A local pool of ``workers`` processes, each warming the compiled core once.
 
-    ``spawn`` (not ``fork``) keeps workers free of the parent's threads and locks, and behaves
-    the same on every OS. Each worker keeps a cache of decoded event chunks (see
-    :data:`~hftlab.optimize.evaluate.CACHE_MB_ENV`), so a grid over one window reads the store
-    once per worker.
+    ``start_method`` is ``spawn`` (default: workers share nothing with the parent, the same on
+    every OS), ``forkserver`` or ``fork`` (Linux: workers start in milliseconds with the
+    parent's modules and compiled code already loaded; use it only from a process that runs no
+    threads of its own). Workers are started, and warm up, as soon as the executor is created,
+    while the caller still prepares the search. Each worker keeps a cache of decoded event
+    chunks (see :data:`~hftlab.optimize.evaluate.CACHE_MB_ENV`), so a grid over one window
+    reads the store once per worker.
     """
 
     name = "process"
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, start_method: str = "spawn") -> None:
         self.workers = workers or os.cpu_count() or 1
         if self.workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {self.workers}")
+        methods = mp.get_all_start_methods()
+        if start_method not in methods:
+            raise ConfigError(
+                f"--start-method {start_method!r}: expected one of {', '.join(methods)}"
+            )
+        self.start_method = start_method
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=mp.get_context("spawn"),
+            mp_context=mp.get_context(start_method),
             initializer=_init_worker,
         )
+        # One no-op per worker: the pool starts them all now rather than one per submit.
+        for _ in range(self.workers):
+            self._pool.submit(os.getpid)
 
     def imap_unordered(self, specs: Iterable[EvalSpec]) -> Iterator[Outcome]:
         assert self._pool is not None, "executor is closed"
@@ -201,8 +213,15 @@ class RayExecutor(Executor):
             self._started = False
 
 
-def make_executor(name: str, workers: int | None = None, address: str | None = None) -> Executor:
+def make_executor(
+    name: str,
+    workers: int | None = None,
+    address: str | None = None,
+    start_method: str = "spawn",
+) -> Executor:
     """An executor by name: ``serial``, ``process`` or ``ray``.
+
+    ``start_method`` (``spawn``, ``forkserver``, ``fork``) applies to ``process`` only.
 
     Raises
     ------
@@ -214,7 +233,7 @@ def make_executor(name: str, workers: int | None = None, address: str | None = N
     if name == "serial":
         return SerialExecutor()
     if name == "process":
-        return ProcessExecutor(workers)
+        return ProcessExecutor(workers, start_method)
     if name == "ray":
         return RayExecutor(workers, address)
     raise ConfigError(f"--executor {name!r}: expected one of {', '.join(EXECUTORS)}")
