@@ -93,6 +93,14 @@ def _check_common(nb) -> None:
     assert sys.executable in setup, f"the kernel runs another interpreter: {setup}"
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
     assert not errors
+    # bokeh figures shown inline (output_notebook + show): one bokehjs document per show()
+    shown = [
+        o
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "application/vnd.bokehjs_exec.v0+json" in o.get("data", {})
+    ]
+    assert len(shown) >= 6, f"only {len(shown)} bokeh figures shown"
     metrics = _text(_tagged(nb, "metrics-table"))
     assert "<table class='hftlab-metrics'>" in metrics
     for key in ("pnl", "sharpe_per_period", "fill_rate", "markout_1s_bps"):
