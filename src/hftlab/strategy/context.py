@@ -390,7 +390,7 @@ class Context:
                 if nxt <= now:
                     nxt = now + period - (now - at) % period
                 timers[0] = (nxt, seq, period, None)
-                self._core.ctl[L.C_TIMER] = nxt
+                self._core._cm[L.C_TIMER] = nxt
                 return 1
         fired = 0
         while self._timers and self._timers[0][0] <= now:
