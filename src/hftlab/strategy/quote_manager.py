@@ -17,7 +17,10 @@ Rules, applied per level ("slot") at every call of :meth:`QuoteManager.set_side`
   is more than ``tolerance_ticks`` away from its price. A move is a ``ctx.modify`` (the order
   keeps its id; the price change loses priority as it would on the venue) or, with
   ``replace="cancel_new"`` (venues without amend), a cancel plus a new order sent together; the
-  cancelled order is tracked until the exchange confirms it.
+  cancelled order is tracked until the exchange confirms it. A modify is never sent in a form
+  the exchange rejects whatever the book (its new total size is always above the filled size;
+  an unchanged price or size is not sent); one whose price reached the opposite best by the
+  time it arrived is rejected post-only and backs off like a rejected new order.
 * **Maximum order age.** With ``max_order_age_ms > 0`` an order that has rested (at its current
   price) that long is cancelled and replaced by a new one at the wanted price (a refresh).
 * **Partial fills.** ``partial_fill="leave"`` lets the remainder rest at its place in the queue;
