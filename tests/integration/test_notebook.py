@@ -51,6 +51,14 @@ def _tagged(nb, tag: str) -> dict:
     return cells[0]
 
 
+def _set_env(values: dict[str, str | None]) -> None:
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def _execute(tmp_path: Path, real: Path | None) -> tuple[nbformat.NotebookNode, float]:
     work = tmp_path / "nb"
     work.mkdir()
@@ -60,14 +68,15 @@ def _execute(tmp_path: Path, real: Path | None) -> tuple[nbformat.NotebookNode, 
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
         "the notebook is stored with outputs: clear them before committing"
     )
-    env_real = str(real) if real is not None else None
-    saved = os.environ.get("HFTLAB_REAL_DATA")
-    # The kernel inherits this process's environment: pass the data folder through, or make
-    # sure an unset run really is unset.
-    if env_real is None:
-        os.environ.pop("HFTLAB_REAL_DATA", None)
-    else:
-        os.environ["HFTLAB_REAL_DATA"] = env_real
+    # The kernel inherits this process's environment: pass the data folder through (absolute:
+    # CI gives ../shared/data and the kernel runs in another folder) or make sure an unset run
+    # really is unset, and keep IPython's history out of the home folder.
+    env = {
+        "HFTLAB_REAL_DATA": str(real.resolve()) if real is not None else None,
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    _set_env(env)
     try:
         client = nbclient.NotebookClient(
             nb,
@@ -79,10 +88,7 @@ def _execute(tmp_path: Path, real: Path | None) -> tuple[nbformat.NotebookNode, 
         client.execute()  # raises CellExecutionError on the first failing cell
         seconds = time.perf_counter() - t0
     finally:
-        if saved is None:
-            os.environ.pop("HFTLAB_REAL_DATA", None)
-        else:
-            os.environ["HFTLAB_REAL_DATA"] = saved
+        _set_env(saved)
     nbformat.write(nb, path)  # the executed copy, for a look after a failure (tmp only)
     assert (work / "notebook-out").is_dir()
     return nb, seconds
