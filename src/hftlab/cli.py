@@ -268,8 +268,10 @@ def optimize(
     top: Annotated[int | None, typer.Option("--top", help="Rows of the top table.")] = None,
     start_method: Annotated[
         str,
-        typer.Option("--start-method", help="process pool: spawn, forkserver or fork (Linux)."),
-    ] = "spawn",
+        typer.Option(
+            "--start-method", help="process pool: auto (fork if safe, else spawn), spawn, fork."
+        ),
+    ] = "auto",
 ) -> None:
     """Search strategy and simulator parameters (grid or Optuna), optionally walk-forward."""
     from hftlab.optimize.cli import optimize_from_cli

@@ -75,10 +75,15 @@ def test_results_have_one_row_per_point_with_params_and_metrics(
     assert len({(r["fills"], r["pnl"]) for r in serial_rows}) > 1
 
 
+@pytest.mark.parametrize("start_method", ["spawn", "fork"])
 def test_process_pool_matches_serial(
-    store: Path, grid_toml: Path, tmp_path: Path, serial_rows: list[dict[str, Any]]
+    store: Path,
+    grid_toml: Path,
+    tmp_path: Path,
+    serial_rows: list[dict[str, Any]],
+    start_method: str,
 ) -> None:
-    rows = _grid(store, grid_toml, tmp_path / "out", ProcessExecutor(2))
+    rows = _grid(store, grid_toml, tmp_path / "out", ProcessExecutor(2, start_method))
     assert rows == serial_rows
 
 

@@ -48,7 +48,7 @@ def optimize_from_cli(
     study: str | None = None,
     walk_forward: str | None = None,
     top: int | None = None,
-    start_method: str = "spawn",
+    start_method: str = "auto",
     echo: Any = print,
     show_progress: bool = False,
     argv: list[str] | None = None,
@@ -90,7 +90,7 @@ def optimize_from_cli(
         echo("compiling the simulation core (first run only; cached afterwards, ~30 s)...")
         warm_up()  # here, once, rather than in every worker at the same time
     data_abs = str(Path(data).resolve())
-    if start_method != "spawn" and executor != "process":
+    if start_method != "auto" and executor != "process":
         raise ConfigError(f"--start-method is for --executor process (got --executor {executor})")
     with make_executor(executor, workers, address, start_method) as ex:
         bar_ctx: Any = None
@@ -146,7 +146,8 @@ def optimize_from_cli(
         "config": str(config),
         "search": search if search == "grid" else f"optuna, {trials} trials",
         "walk-forward": wf_text or "none",
-        "executor": f"{ex_name} x{ex_workers}",
+        "executor": f"{ex_name} x{ex_workers}"
+        + (f" ({ex.start_method})" if hasattr(ex, "start_method") else ""),
         "evaluations": f"{len(run.rows)} ({run.evaluated} run now, the rest found done)",
         "wall time": f"{wall:,.1f} s",
     }
