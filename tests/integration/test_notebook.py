@@ -114,6 +114,8 @@ def _check_common(nb) -> None:
     assert '"fills": ' in metrics
     fills = int(re.search(r'"fills": (\d+)', metrics).group(1))
     assert fills > 0, "the A-S backtest filled nothing"
+    compare = _text(_tagged(nb, "glft"))
+    assert "Avellaneda–Stoikov" in compare and "GLFT" in compare
     figures = _text(_tagged(nb, "report-figures"))
     assert "report.html" in figures
     grid = _text(_tagged(nb, "grid"))
