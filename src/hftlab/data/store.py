@@ -46,6 +46,7 @@ META_VERSION: Final = b"hftlab.format_version"
 NS_PER_DAY: Final = 86_400 * NS_PER_S
 DEFAULT_ROW_GROUP_ROWS: Final = 131_072
 PREFETCH_THREADS: Final = 2  # the machine class we target has 2 cores
+READ_BATCH_ROWS: Final = 32_768  # rows decoded at a time per stream (bounds reader memory)
 
 T = TypeVar("T")
 
@@ -596,15 +597,20 @@ def _read_groups(
             if (start is not None and hi < start) or (end is not None and lo >= end):
                 first_row += group_rows
                 continue
-            table = pf.read_row_group(g, columns=columns)
-            i = 0
-            if start is not None or end is not None:
-                ts = table.column("ts_local").to_numpy()
-                i = 0 if start is None else int(np.searchsorted(ts, start, "left"))
-                j = len(ts) if end is None else int(np.searchsorted(ts, end, "left"))
-                table = table.slice(i, j - i)
-            yield first_row + i, table
-            first_row += group_rows
+            # Batches, not whole row groups: decoded memory stays a few MB per stream.
+            for batch in pf.iter_batches(
+                batch_size=READ_BATCH_ROWS, row_groups=[g], columns=columns, use_threads=False
+            ):
+                table = pa.Table.from_batches([batch])
+                i = 0
+                if start is not None or end is not None:
+                    ts = table.column("ts_local").to_numpy()
+                    i = 0 if start is None else int(np.searchsorted(ts, start, "left"))
+                    j = len(ts) if end is None else int(np.searchsorted(ts, end, "left"))
+                    table = table.slice(i, j - i)
+                if table.num_rows:
+                    yield first_row + i, table
+                first_row += batch.num_rows
     except (pa.ArrowInvalid, OSError) as exc:
         raise StoreError(f"corrupt data: {_first_line(exc)}", path=info.path) from None
 
