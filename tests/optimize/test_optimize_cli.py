@@ -69,3 +69,46 @@ def test_cli_optuna_search(store: Path, grid_toml: Path, tmp_path: Path) -> None
     assert (out / "optuna.db").exists()
     rows = pq.read_table(out / "results.parquet").to_pylist()
     assert sorted(r["trial"] for r in rows) == list(range(6))
+
+
+BOOM = """
+from hftlab.strategies.simple_quoter import SimpleQuoter
+
+
+class Boom(SimpleQuoter):
+    def on_timer(self, ctx):
+        if self.config.half_spread_ticks >= 2:
+            raise RuntimeError("boom")
+        super().on_timer(ctx)
+"""
+
+
+def test_failing_points_are_recorded_and_the_search_goes_on(store: Path, tmp_path: Path) -> None:
+    from optimize_helpers import BASE
+
+    from hftlab.errors import HftlabError
+
+    (tmp_path / "boom.py").write_text(BOOM)
+    strategy = f"{tmp_path / 'boom.py'}:Boom"
+    cfg = tmp_path / "g.toml"
+    cfg.write_text(BASE + "[grid]\nstrategy.half_spread_ticks = [1, 2]\n")
+    out = tmp_path / "out"
+    _invoke(
+        "--data", str(store), "--strategy", strategy, "--config", str(cfg),
+        "--out", str(out), "--workers", "2",
+    )  # fmt: skip
+    rows = {r["strategy.half_spread_ticks"]: r for r in pq.read_table(out / "results.parquet")
+            .to_pylist()}  # fmt: skip
+    assert rows[1]["error"] is None and rows[1]["pnl"] is not None
+    assert "EngineError: strategy Boom.on_timer failed" in rows[2]["error"]
+    assert "RuntimeError: boom" in rows[2]["error"]
+    # when every point fails the command fails (one line), the rows still written
+    cfg.write_text(BASE + "[grid]\nstrategy.half_spread_ticks = [2, 3]\n")
+    res = CliRunner().invoke(
+        app,
+        ["optimize", "--data", str(store), "--strategy", strategy, "--config", str(cfg),
+         "--out", str(tmp_path / "all"), "--executor", "serial"],
+    )  # fmt: skip
+    assert isinstance(res.exception, HftlabError)
+    assert "every evaluation failed (2)" in str(res.exception)
+    assert (tmp_path / "all" / "results.parquet").exists()
