@@ -237,7 +237,7 @@ def optimize(
     ],
     config: Annotated[
         Path,
-        typer.Option("--config", help="TOML: backtest tables + [grid] + [optimize]."),
+        typer.Option("--config", help="TOML: the backtest tables, a grid and an optimize table."),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results and report.")],
     executor: Annotated[

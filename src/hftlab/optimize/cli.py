@@ -70,6 +70,14 @@ def optimize_from_cli(
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     if top is not None and top < 1:
         raise ConfigError(f"--top must be >= 1, got {top}")
+    if search not in ("grid", "optuna"):
+        raise ConfigError(f"--search {search!r}: expected grid or optuna")
+    if search == "grid":
+        for opt, v in (("--trials", trials), ("--storage", storage), ("--study", study)):
+            if v is not None:
+                raise ConfigError(f"{opt} is for --search optuna")
+    elif trials is None or trials < 1:
+        raise ConfigError("--search optuna needs --trials N (N >= 1)")
     strategy = _strategy_spec(strategy)
     cls = load_strategy_class(strategy)
     cfg = load_optimize_config(config, cls)
