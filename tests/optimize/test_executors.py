@@ -122,12 +122,18 @@ def test_grid_resumes_from_its_journal(
     # a run cut short (Ctrl-C) after 5 evaluations reached the journal
     with pytest.raises(KeyboardInterrupt):
         run_grid(str(store), QUOTER, cfg, _Interrupted(after=5), out)
-    lines = (out / "evaluations.jsonl").read_text().splitlines()
+    journal = out / "evaluations.jsonl"
+    lines = journal.read_text().splitlines()
     assert len(lines) == 5
+    # and a crash tore the last line in half: that point is redone, the others are kept
+    journal.write_text("\n".join(lines[:4]) + "\n" + lines[4][: len(lines[4]) // 2])
     with SerialExecutor() as ex:
         run = run_grid(str(store), QUOTER, cfg, ex, out)
-    assert run.evaluated == cfg.size() - 5
+    assert run.evaluated == cfg.size() - 4
     assert _table(out / "results.parquet") == serial_rows
+    # a third run finds everything done
+    with SerialExecutor() as ex:
+        assert run_grid(str(store), QUOTER, cfg, ex, out).evaluated == 0
 
 
 def test_unknown_executor_and_misplaced_address() -> None:

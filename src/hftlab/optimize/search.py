@@ -149,7 +149,7 @@ def data_span(store_root: str | Path, tables: dict[str, Any]) -> tuple[int, int]
 def spec_key(spec: EvalSpec) -> str:
     """A stable id of what a spec computes (everything but its tags)."""
     payload = msgspec.json.encode(
-        [spec.data, spec.strategy, spec.tables, spec.values, spec.start, spec.end],
+        [spec.data, spec.strategy, spec.tables, spec.values, spec.start, spec.end, spec.interval],
         order="sorted",
     )
     return hashlib.sha256(payload).hexdigest()[:20]
@@ -187,6 +187,8 @@ class Journal:
                         continue
                     self.rows[row["key"]] = row
         self._fh = path.open("a")
+        if path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            self._fh.write("\n")  # end the line a crash cut short; it was skipped above
 
     def add(self, row: dict[str, Any]) -> None:
         self._fh.write(json.dumps(row, default=_json_default) + "\n")
