@@ -84,7 +84,7 @@ def test_killed_study_resumes_without_redoing_trials(store: Path, tmp_path: Path
     cfg.write_text(CONTINUOUS)
     out = tmp_path / "out"
     db = out / "optuna.db"
-    trials = 24
+    trials = 40
     args = [
         sys.executable, "-m", "hftlab", "optimize", "--data", str(store), "--strategy", QUOTER,
         "--config", str(cfg), "--out", str(out), "--executor", "serial",
