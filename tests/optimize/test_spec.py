@@ -94,6 +94,23 @@ def test_empty_or_missing_grid() -> None:
             parse_optimize_config(tomllib.loads(doc), SimpleQuoter)
 
 
+def test_bad_data_table() -> None:
+    import tomllib
+
+    doc = (
+        BASE.replace("[data]\n", '[data]\ninstrument = ["x"]\n')
+        + "[grid]\nstrategy.size = [0.001]\n"
+    )
+    with pytest.raises(ConfigError, match="did you mean 'instruments'"):
+        parse_optimize_config(tomllib.loads(doc), SimpleQuoter)
+    doc = (
+        BASE.replace("[data]\n", '[data]\nstart = "yesterday"\n')
+        + "[grid]\nstrategy.size = [0.001]\n"
+    )
+    with pytest.raises(ConfigError, match="not an ISO time"):
+        parse_optimize_config(tomllib.loads(doc), SimpleQuoter)
+
+
 def test_unknown_optimize_key_and_table() -> None:
     with pytest.raises(ConfigError, match="did you mean 'objective'"):
         _parse("strategy.size = [0.001]\n", "[optimize]\nobjectiv = 'pnl'\n")

@@ -61,6 +61,7 @@ __all__ = [
 PARAM_TABLES = ("strategy", "sim", "risk")
 _BASE_TABLES = {"sim", "data", "strategy", "risk"}
 _OWN_TABLES = {"grid", "optimize"}
+_DATA_KEYS = {"instruments", "channels", "start", "end"}
 _RANGE_KEYS = {"start", "stop", "step", "num", "log"}
 _SETTINGS_KEYS = {"objective", "direction", "metrics", "top", "seed", "walk_forward", "interval"}
 _MAX_POINTS = 1_000_000
@@ -418,6 +419,16 @@ def parse_optimize_config(
         if not isinstance(data[k], dict):
             raise ConfigError(f"{where}: [{k}] must be a table")
         base[k] = copy.deepcopy(v)
+    dcfg = base.get("data", {})
+    unknown_data = sorted(set(dcfg) - _DATA_KEYS)
+    if unknown_data:
+        close = difflib.get_close_matches(unknown_data[0], sorted(_DATA_KEYS), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {sorted(_DATA_KEYS)}"
+        raise ConfigError(f"{where}: [data] unknown key {unknown_data[0]!r} ({hint})")
+    from hftlab.backtest.cli import _time
+
+    for key in ("start", "end"):
+        _time(dcfg.get(key), key)
     grid_raw = data.get("grid")
     if not isinstance(grid_raw, dict) or not grid_raw:
         raise ConfigError(
