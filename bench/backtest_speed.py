@@ -136,11 +136,14 @@ def bench(sizes: list[int], root: Path) -> None:
         "from hftlab.data.store import Store\n"
         "from hftlab.strategies.simple_quoter import SimpleQuoter\n"
         f"r = run_backtest(Store({str(stores[large])!r}).events(), SimpleQuoter())\n"
-        "print(r.summary['events'])\n"
+        "import resource\n"
+        "print(r.summary['events'], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
-    wall, rss, stdout = _child(code)
+    # The child reports its own peak (RUSAGE_CHILDREN would be the largest of all children).
+    wall, _, stdout = _child(code)
+    n_events, peak_kib = (int(x) for x in stdout.split())
     print(
-        f"peak RSS, fresh process, quoter over {int(stdout):,} events: {rss / 2**20:,.0f} MiB "
+        f"peak RSS, fresh process, quoter over {n_events:,} events: {peak_kib / 1024:,.0f} MiB "
         f"({wall:.1f} s)"
     )
 
