@@ -25,19 +25,13 @@ import sys
 import time
 from pathlib import Path
 
+from _common import synth_store
+
 QUOTER = "hftlab.strategies.simple_quoter:SimpleQuoter"
 
 
 def _store(root: Path, n: int) -> Path:
-    from hftlab.data.synthetic import synthesize
-
-    path = root / f"synth-{n}"
-    if not (path / ".complete").exists():
-        t = time.perf_counter()
-        synthesize(path, events=n, instruments=["BTCUSDT"], seed=7, force=True)
-        (path / ".complete").write_text("ok\n")
-        print(f"  synthesized {n:,} events in {time.perf_counter() - t:.1f} s -> {path}")
-    return path
+    return synth_store(root, n)
 
 
 def _rate(n: int, seconds: float) -> str:

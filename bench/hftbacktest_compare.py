@@ -56,6 +56,8 @@ from typing import Any
 
 import numpy as np
 
+from _common import synth_store
+
 HBT_VERSION = "2.4.4"
 QUOTER = "hftlab.strategies.simple_quoter:SimpleQuoter"
 
@@ -85,15 +87,7 @@ HBT_EVENT_DTYPE = np.dtype(
 
 # --------------------------------------------------------------------------- data
 def _store(root: Path, n: int) -> Path:
-    from hftlab.data.synthetic import synthesize
-
-    path = root / f"synth-{n}"
-    if not (path / ".complete").exists():
-        t = time.perf_counter()
-        synthesize(path, events=n, instruments=["BTCUSDT"], seed=7, force=True)
-        (path / ".complete").write_text("ok\n")
-        print(f"  synthesized {n:,} events in {time.perf_counter() - t:.1f} s -> {path}")
-    return path
+    return synth_store(root, n)
 
 
 def _depth_trade_stream(store_path: Path) -> Any:

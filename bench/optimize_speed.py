@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import synth_store
+
 QUOTER = "hftlab.strategies.simple_quoter:SimpleQuoter"
 GRID = """
 [data]
@@ -42,15 +44,7 @@ objective = "pnl"
 
 
 def _store(root: Path, n: int) -> Path:
-    from hftlab.data.synthetic import synthesize
-
-    path = root / f"synth-{n}"
-    if not (path / ".complete").exists():
-        t = time.perf_counter()
-        synthesize(path, events=n, instruments=["BTCUSDT"], seed=7, force=True)
-        (path / ".complete").write_text("ok\n")
-        print(f"  synthesized {n:,} events in {time.perf_counter() - t:.1f} s -> {path}")
-    return path
+    return synth_store(root, n)
 
 
 def _run(store: Path, cfg: Any, executor: Any, out: Path) -> tuple[float, Any]:

@@ -57,6 +57,7 @@ from hftlab.analytics.metrics import (
     sortino,
 )
 from hftlab.errors import ConfigError, DataError, StoreError
+from hftlab.risk.config import RULES
 
 if TYPE_CHECKING:
     from hftlab.backtest.result import BacktestResult
@@ -67,16 +68,8 @@ RUN_FILES: Final = ("state.parquet", "orders.parquet", "fills.parquet", "summary
 
 #: Columns ``risk.parquet`` must have (one row per risk-manager action).
 RISK_COLUMNS: Final = ("ts_local", "instrument", "rule", "action", "value", "limit", "detail")
-#: Risk rules, reported with a count of 0 when they never fired.
-RISK_RULES: Final = (
-    "max_position",
-    "max_notional",
-    "max_loss",
-    "max_drawdown",
-    "stale_feed",
-    "feed_latency",
-    "order_rate",
-)
+#: Risk rules, reported with a count of 0 when they never fired (the risk manager's names).
+RISK_RULES: Final = RULES
 #: Risk actions. ``resume`` ends a trigger's effect; it is not a trigger itself.
 RISK_ACTIONS: Final = ("block_order", "pull_quotes", "resume", "kill", "flatten")
 

@@ -858,6 +858,32 @@ def _fill_rest(
     _free(ords, slot, acci, ctl)
 
 
+@njit(cache=True, inline="always")
+def _queue_at_level(
+    inst: int,
+    side: int,
+    price: int,
+    old: int,
+    new: int,
+    ords: np.ndarray,
+    oqf: np.ndarray,
+    cfg: np.ndarray,
+    ctl: np.ndarray,
+) -> None:
+    """Our orders resting at ``price`` on ``side``: the level went from ``old`` to ``new`` lots."""
+    for s in range(ctl[C_NSLOT]):
+        if (
+            ords[s, O_ACTIVE] == 1
+            and ords[s, O_INST] == inst
+            and ords[s, O_SIDE] == side
+            and ords[s, O_PRICE] == price
+        ):
+            oqf[s, Q_FRONT] = queue_on_depth(
+                ctl[C_QMODEL], cfg[CF_QPOW], oqf[s, Q_FRONT], oqf[s, Q_CUMTRADE], old, new
+            )
+            oqf[s, Q_CUMTRADE] = 0.0
+
+
 @njit(cache=True)
 def _exchange_event(
     i: int,
@@ -889,19 +915,7 @@ def _exchange_event(
         old = book_apply(bk, r.side, r.price, r.qty)
         if not has_orders:
             return
-        model = ctl[C_QMODEL]
-        pw = cfg[CF_QPOW]
-        for s in range(ctl[C_NSLOT]):
-            if (
-                ords[s, O_ACTIVE] == 1
-                and ords[s, O_INST] == inst
-                and ords[s, O_SIDE] == r.side
-                and ords[s, O_PRICE] == r.price
-            ):
-                oqf[s, Q_FRONT] = queue_on_depth(
-                    model, pw, oqf[s, Q_FRONT], oqf[s, Q_CUMTRADE], old, r.qty
-                )
-                oqf[s, Q_CUMTRADE] = 0.0
+        _queue_at_level(inst, r.side, r.price, old, r.qty, ords, oqf, cfg, ctl)
     elif kind == _K_CLEAR:
         if not depth_book:
             return
@@ -1265,9 +1279,7 @@ def run(
     # may precede it) or, with the data complete, just after its last local time.
     stop = ctl[C_END_T] + 1 if final else ctl[C_HORIZON]
     n_events = ctl[C_EVENTS]
-    qmodel = ctl[C_QMODEL]
-    qpow = cfg[CF_QPOW]
-    l1 = qmodel == QM_L1  # fills by intensity at every row: no fast path
+    l1 = ctl[C_QMODEL] == QM_L1  # fills by intensity at every row: no fast path
     reason = 0
     while True:
         t_x = xt[ix] if ix < nx else INF
@@ -1316,17 +1328,7 @@ def run(
                 if effect == _ROW_QUEUE:
                     # Our level changed size: only queue estimates move (no fill can follow).
                     old = book_apply(books[inst], r.side, r.price, r.qty)
-                    for s in range(ctl[C_NSLOT]):
-                        if (
-                            ords[s, O_ACTIVE] == 1
-                            and ords[s, O_INST] == inst
-                            and ords[s, O_SIDE] == r.side
-                            and ords[s, O_PRICE] == r.price
-                        ):
-                            oqf[s, Q_FRONT] = queue_on_depth(
-                                qmodel, qpow, oqf[s, Q_FRONT], oqf[s, Q_CUMTRADE], old, r.qty
-                            )
-                            oqf[s, Q_CUMTRADE] = 0.0
+                    _queue_at_level(inst, r.side, r.price, old, r.qty, ords, oqf, cfg, ctl)
                 elif effect == _ROW_BOOK_ONLY:
                     # Calls with many array arguments cost more than the book update itself.
                     if ip[inst, IP_BOOKSRC] == 0.0:
