@@ -193,7 +193,7 @@ def run_backtest(
                 strategy.on_quote(ctx, int(core.ctl[L.C_R_INST]))
             elif reason == L.W_TRADE:
                 runner.callback = "on_trade"
-                row = core.ev[int(core.ctl[L.C_R_IDX])]
+                row = core.row(int(core.ctl[L.C_R_IDX]))
                 inst = int(row["instrument"])
                 tn, td = ctx._ticks[inst]
                 ln, ld = ctx._lots[inst]

@@ -264,6 +264,10 @@ class SimCore:
             f"outside the {len(self.instruments)} instruments of the run"
         )
 
+    def row(self, index: int) -> np.void:
+        """The event row at ``index`` of the buffer the core works on (e.g. ``ctl[C_R_IDX]``)."""
+        return self.ev[index]
+
     def step(self) -> int:
         """Run until the next wake-up; returns its reason (``W_*`` in :mod:`._layout`)."""
         reason = _core.run_packed(*self.args) & 255
