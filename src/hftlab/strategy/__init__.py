@@ -54,6 +54,8 @@ class OrderStatus(IntEnum):
     EXPIRED = L.ST_EXPIRED
 
 
+_LAST_OPEN = L.ST_PARTIAL  # a plain int: cheaper to compare with than an enum member
+
 TIF_CODES: dict[str, int] = {
     "gtc": L.TIF_GTC,
     "post_only": L.TIF_POST_ONLY,
@@ -131,7 +133,7 @@ class Order:
     @property
     def is_open(self) -> bool:
         """Pending, new or partially filled."""
-        return self.status <= OrderStatus.PARTIALLY_FILLED
+        return self.status <= _LAST_OPEN
 
     @property
     def is_buy(self) -> bool:

@@ -27,6 +27,31 @@ _STATUS = {int(s): s for s in OrderStatus}
 
 _EPS = 1e-9  # tolerance (in ticks/lots) for prices that are on the grid up to float error
 
+# Layout constants as module globals: read at every wake-up, a global is cheaper than L.X.
+_C_NOW = L.C_NOW
+_C_TIMER = L.C_TIMER
+_RQ_NEW = L.RQ_NEW
+_RQ_CANCEL = L.RQ_CANCEL
+_RQ_MODIFY = L.RQ_MODIFY
+_E_ID = L.E_ID
+_E_EVENT = L.E_EVENT
+_E_TS_LOCAL = L.E_TS_LOCAL
+_E_TS_EXCH = L.E_TS_EXCH
+_E_STATUS = L.E_STATUS
+_E_PRICE = L.E_PRICE
+_E_QTY = L.E_QTY
+_E_FILLED = L.E_FILLED
+_E_REASON = L.E_REASON
+_E_LAST_PRICE = L.E_LAST_PRICE
+_E_LAST_QTY = L.E_LAST_QTY
+_E_LIQ = L.E_LIQ
+_EF_FEE = L.EF_FEE
+_EV_FILL = L.EV_FILL
+_EV_REJECTED = L.EV_REJECTED
+_LIQ_MAKER = L.LIQ_MAKER
+_NO_STATE = (L.EV_CANCEL_REJECTED, L.EV_MODIFY_REJECTED)  # responses that leave the order as is
+_ST_PARTIAL = L.ST_PARTIAL  # statuses above it are final
+
 
 class BookView:
     """Read-only view of one instrument's local book, in prices (floats) or ticks.
@@ -174,6 +199,10 @@ class Context:
 
     def __init__(self, core: SimCore, on_error: Callable[[str], None] | None = None) -> None:
         self._core = core
+        # Bound once: these run at every wake-up or request.
+        self._cm = core._cm  # the core's control block (flat memoryview)
+        self._core_modify = core.modify
+        self._position_lots = core.position_lots
         self.instruments: list[Instrument] = core.instruments
         self._books = [BookView(core.lbooks[i], inst) for i, inst in enumerate(self.instruments)]
         self._ticks = [inst.tick_ratio for inst in self.instruments]
@@ -193,7 +222,7 @@ class Context:
     @property
     def now(self) -> int:
         """Local time, ns since the epoch."""
-        return self._core.now
+        return self._cm[_C_NOW]
 
     def book(self, instrument: int = 0) -> BookView:
         return self._books[instrument]
@@ -217,10 +246,10 @@ class Context:
     def position(self, instrument: int = 0) -> float:
         """Position in instrument units (base, or contracts) from the fills received."""
         n, d = self._lots[instrument]
-        return self._core.position_lots(instrument) * n / d
+        return self._position_lots(instrument) * n / d
 
     def position_lots(self, instrument: int = 0) -> int:
-        return self._core.position_lots(instrument)
+        return self._position_lots(instrument)
 
     def open_orders(self, instrument: int | None = None) -> list[Order]:
         """Orders sent and not known to be closed, oldest first."""
@@ -295,11 +324,10 @@ class Context:
     def _submit(self, side: int, inst: int, ticks: int, lots: int, code: int, tif: str) -> Order:
         """Send a new order, bypassing the order gate (the gate's own orders use this)."""
         oid = self._core.submit(inst, side, ticks, lots, code)
-        order = Order(
-            oid, inst, side, ticks, lots, tif, self.now, self._ticks[inst], self._lots[inst]
-        )
+        now = self._cm[_C_NOW]
+        order = Order(oid, inst, side, ticks, lots, tif, now, self._ticks[inst], self._lots[inst])
         self.orders[oid] = order
-        self.sent.append((self.now, oid, inst, L.RQ_NEW, side, ticks, lots, self._n_resp))
+        self.sent.append((now, oid, inst, _RQ_NEW, side, ticks, lots, self._n_resp))
         return order
 
     def cancel(self, order: Order | int) -> None:
@@ -310,7 +338,9 @@ class Context:
         if self._gate is not None:
             self._gate.sent_cancel(o)
         self._core.cancel(o.id, o.instrument, o.side)
-        self.sent.append((self.now, o.id, o.instrument, L.RQ_CANCEL, o.side, 0, 0, self._n_resp))
+        self.sent.append(
+            (self._cm[_C_NOW], o.id, o.instrument, _RQ_CANCEL, o.side, 0, 0, self._n_resp)
+        )
 
     def cancel_all(self, instrument: int | None = None) -> None:
         for o in self.open_orders(instrument):
@@ -318,12 +348,33 @@ class Context:
 
     def modify(self, order: Order, *, price: float | None = None, qty: float | None = None) -> None:
         """Change price and/or total size. A new price or a larger size loses queue priority."""
-        ticks = (
-            order.price_ticks
-            if price is None
-            else self.to_ticks(price, order.instrument, side=order.side)
+        inst = order.instrument
+        self.modify_ticks(
+            order,
+            None if price is None else self.to_ticks(price, inst, side=order.side),
+            None if qty is None else self.to_lots(qty, inst),
         )
-        lots = order.qty_lots if qty is None else self.to_lots(qty, order.instrument)
+
+    def modify_ticks(self, order: Order, ticks: int | None = None, lots: int | None = None) -> None:
+        """:meth:`modify` in exact units: no float conversion or rounding.
+
+        For strategies that compute their prices in ticks (e.g. from ``book.best_bid_ticks``):
+        ``ctx.modify_ticks(order, t)`` sends what ``ctx.modify(order, price=ctx.from_ticks(t))``
+        sends, without the round trip through a float price.
+
+        Parameters
+        ----------
+        order
+            An order of this context (open, or pending).
+        ticks
+            The new price in ticks (an int); None keeps the order's price.
+        lots
+            The new total size in lots (an int); None keeps the order's size.
+        """
+        if ticks is None:
+            ticks = order.price_ticks
+        if lots is None:
+            lots = order.qty_lots
         gate = self._gate
         if gate is not None:
             reason = gate.allow_modify(order, ticks, lots)
@@ -331,19 +382,9 @@ class Context:
                 order.reject_reason = reason
                 gate.refused(order)
                 return
-        self._core.modify(order.id, order.instrument, order.side, ticks, lots)
-        self.sent.append(
-            (
-                self.now,
-                order.id,
-                order.instrument,
-                L.RQ_MODIFY,
-                order.side,
-                ticks,
-                lots,
-                self._n_resp,
-            )
-        )
+        oid, inst, side = order.id, order.instrument, order.side
+        self._core_modify(oid, inst, side, ticks, lots)
+        self.sent.append((self._cm[_C_NOW], oid, inst, _RQ_MODIFY, side, ticks, lots, self._n_resp))
 
     def set_order_gate(self, gate: OrderGate | None) -> None:
         """Install pre-trade checks on ``buy``/``sell``/``modify`` (see :class:`OrderGate`)."""
@@ -381,7 +422,8 @@ class Context:
     def _due_timers(self) -> int:
         """Pop the timers due now, reschedule periodic ones, run internal callbacks; return how
         many of the strategy's timers fired."""
-        now = self.now
+        cm = self._cm
+        now = cm[_C_NOW]
         timers = self._timers
         if len(timers) == 1:  # the common case, one periodic strategy timer: no heap work
             at, seq, period, callback = timers[0]
@@ -390,7 +432,7 @@ class Context:
                 if nxt <= now:
                     nxt = now + period - (now - at) % period
                 timers[0] = (nxt, seq, period, None)
-                self._core._cm[L.C_TIMER] = nxt
+                cm[_C_TIMER] = nxt
                 return 1
         fired = 0
         while self._timers and self._timers[0][0] <= now:
@@ -415,28 +457,37 @@ class Context:
     ) -> None:
         """Update local orders from delivered responses and run the callbacks."""
         # Python ints from one tolist() are much cheaper to read than numpy scalars.
-        fees = rf[:, L.EF_FEE].tolist()
-        for k, row in enumerate(ri.tolist()):
-            self._n_resp += 1
-            oid = row[L.E_ID]
-            order = self.orders.get(oid)
+        rows = ri.tolist()
+        orders = self.orders
+        n_resp = self._n_resp
+        if on_fill is None and on_update is None:
+            # Nothing can observe the count mid-batch (only requests sent from a callback log
+            # it): set it once.
+            self._n_resp = n_resp + len(rows)
+        for k, row in enumerate(rows):
+            n_resp += 1
+            oid = row[_E_ID]
+            order = orders.get(oid)
             if order is None:
                 continue  # e.g. a cancel rejected after the fill closed the order
-            evk = row[L.E_EVENT]
-            ts_local = row[L.E_TS_LOCAL]
+            evk = row[_E_EVENT]
+            ts_local = row[_E_TS_LOCAL]
             order.ts_update = ts_local
-            if evk == L.EV_CANCEL_REJECTED or evk == L.EV_MODIFY_REJECTED:
-                order.reject_reason = row[L.E_REASON]
+            if evk in _NO_STATE:
+                order.reject_reason = row[_E_REASON]
             else:
-                order.status = _STATUS[row[L.E_STATUS]]
-                order.price_ticks = row[L.E_PRICE]
-                order.qty_lots = row[L.E_QTY]
-                order.filled_lots = row[L.E_FILLED]
-                if evk == L.EV_REJECTED:
-                    order.reject_reason = row[L.E_REASON]
-            if order.status > OrderStatus.PARTIALLY_FILLED:
-                del self.orders[oid]
-            if evk == L.EV_FILL and on_fill is not None:
+                order.status = _STATUS[row[_E_STATUS]]
+                order.price_ticks = row[_E_PRICE]
+                order.qty_lots = row[_E_QTY]
+                order.filled_lots = row[_E_FILLED]
+                if evk == _EV_REJECTED:
+                    order.reject_reason = row[_E_REASON]
+            if order.status > _ST_PARTIAL:
+                del orders[oid]
+            if on_fill is None and on_update is None:
+                continue
+            self._n_resp = n_resp  # requests sent from the callbacks log it
+            if evk == _EV_FILL and on_fill is not None:
                 inst = order.instrument
                 tn, td = self._ticks[inst]
                 ln, ld = self._lots[inst]
@@ -446,13 +497,14 @@ class Context:
                         oid,
                         inst,
                         order.side,
-                        row[L.E_LAST_PRICE] * tn / td,
-                        row[L.E_LAST_QTY] * ln / ld,
-                        fees[k],
-                        row[L.E_LIQ] == L.LIQ_MAKER,
-                        row[L.E_TS_EXCH],
+                        row[_E_LAST_PRICE] * tn / td,
+                        row[_E_LAST_QTY] * ln / ld,
+                        float(rf[k, _EF_FEE]),
+                        row[_E_LIQ] == _LIQ_MAKER,
+                        row[_E_TS_EXCH],
                         ts_local,
                     ),
                 )
             if on_update is not None:
                 on_update(self, order)
+        self._n_resp = n_resp
