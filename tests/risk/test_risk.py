@@ -20,6 +20,7 @@ from hftlab.errors import ConfigError
 from hftlab.events import Channel
 from hftlab.risk import RISK_REJECT_CODES, RISK_SCHEMA, RULES, RiskConfig, RiskManager
 from hftlab.sim.config import Fees, LatencyModel, SimConfig
+from hftlab.sim.core import SimCore
 from hftlab.strategies.simple_quoter import SimpleQuoter, SimpleQuoterConfig
 from hftlab.strategy import Fill, Order, OrderStatus, Strategy
 from hftlab.strategy.context import Context
@@ -457,6 +458,56 @@ def test_wrapper_subscribes_only_to_what_is_needed() -> None:
     assert RiskManager(Spammer()).wants_callback("on_quote")
     with pytest.raises(ConfigError, match="already wrapped"):
         RiskManager(plain)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"max_position": 1.0},
+        {"max_position": {"BTCUSDT": 1.0}},
+        {"max_notional": 1e9},
+        {"capital": 1e6, "max_leverage": 10.0},
+        {"max_loss": 1.0},
+        {"max_drawdown": 1.0},
+        {"stale_feed_ms": 100.0},
+        {"max_feed_latency_ms": 100.0},
+        {"max_order_rate": 100},
+    ],
+)
+def test_any_rule_makes_the_manager_gate_and_wrap(market: tuple, rule: dict) -> None:
+    _, insts = market
+    core = SimCore(insts, SimConfig())
+    ctx = Context(core)
+    strat = quoter()
+    mgr = RiskManager(strat, RiskConfig.from_dict(rule))
+    assert not mgr.transparent
+    mgr.on_start(ctx)
+    assert ctx._gate is mgr
+    for name in ("on_timer", "on_quote", "on_fill", "on_order_update", "on_stop"):
+        assert mgr.handler(name) == getattr(mgr, name)
+
+
+def test_default_manager_is_transparent(market: tuple) -> None:
+    """Every rule off: no gate, and the engine is handed the strategy's own callbacks."""
+    _, insts = market
+    core = SimCore(insts, SimConfig())
+    ctx = Context(core)
+    strat = quoter()
+    mgr = RiskManager(strat)
+    assert mgr.transparent
+    mgr.on_start(ctx)
+    assert ctx._gate is None
+    assert mgr.handler("on_start") == mgr.on_start  # the manager sets itself up
+    for name in ("on_timer", "on_quote", "on_book", "on_trade", "on_fill", "on_stop"):
+        assert mgr.handler(name) == getattr(strat, name)
+
+    class Custom(RiskManager):
+        def on_timer(self, ctx: Context) -> None:
+            super().on_timer(ctx)
+
+    custom = Custom(quoter())
+    assert custom.handler("on_timer") == custom.on_timer  # a subclass's override is kept
+    assert custom.handler("on_quote") == custom.strategy.on_quote
 
 
 def test_loose_limits_change_nothing(market: tuple) -> None:

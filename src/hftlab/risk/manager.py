@@ -2,10 +2,12 @@
 
 The manager is itself a :class:`~hftlab.strategy.Strategy`. It forwards the callbacks the
 wrapped strategy overrides (and subscribes to nothing else, besides fills when a loss rule
-needs them), installs itself as the context's order gate (pre-trade checks on ``buy``,
-``sell`` and ``modify``), and runs its periodic checks on an internal timer that never wakes
-the strategy's ``on_timer``. It only talks to the ``Context``, so the backtester and the live
-paper engine drive it alike.
+needs them), installs itself as the context's order gate when a rule is on (pre-trade
+checks on ``buy``, ``sell`` and ``modify``), and runs its periodic checks on an internal timer
+that never wakes the strategy's ``on_timer``. It only talks to the ``Context``, so the
+backtester and the live paper engine drive it alike. With every rule off (the default
+config) it is *transparent*: no gate, and :meth:`RiskManager.handler` gives engines the
+strategy's own callbacks.
 
 Refused requests are never sent. A refused new order comes back from ``ctx.buy``/``ctx.sell``
 with status ``REJECTED``, a negative id and ``reject_reason`` set to one of
@@ -21,6 +23,7 @@ import bisect
 import logging
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -133,6 +136,16 @@ class RiskManager(Strategy):
         self._inner_on_update = strategy.on_order_update if inner["on_order_update"] else None
         self._rate_max = c.max_order_rate
         self._notional_limit = c.notional_limit
+        # Every rule off (the default): no request can be refused, the strategy never stopped,
+        # no fill tracked. The manager then only forwards, so it installs no order gate and
+        # lets engines call the strategy directly (see `handler`).
+        self._transparent = not (
+            self._loss_rules
+            or self._feed_rules
+            or c.max_position is not None
+            or self._notional_limit is not None
+            or self._rate_max is not None
+        )
         self._ctx: Context | None = None
         self._reset()
 
@@ -154,6 +167,36 @@ class RiskManager(Strategy):
         """Whether the engine should deliver ``name``: what the strategy overrides, plus fills
         when a loss rule tracks cash."""
         return self._wants.get(name, False)
+
+    @property
+    def transparent(self) -> bool:
+        """True when every rule is off: the manager forwards every callback unchanged and
+        gates no request (it installs no order gate)."""
+        return self._transparent
+
+    def handler(self, name: str) -> Callable[..., None]:
+        """What a driver should call for callback ``name`` (``on_timer``, ``on_quote``...).
+
+        The wrapped strategy's own bound method when the manager is :attr:`transparent` (the
+        wrapper would only forward the call: calling it directly spares a Python frame per
+        wake-up), else the manager's wrapper. ``on_start`` always needs the manager's.
+
+        Parameters
+        ----------
+        name
+            A :class:`~hftlab.strategy.Strategy` callback name.
+
+        Returns
+        -------
+        Callable[..., None]
+            A bound method taking the callback's arguments.
+        """
+        own = getattr(self, name)
+        if name == "on_start" or not self._transparent:
+            return own  # type: ignore[no-any-return]
+        if getattr(type(self), name) is not getattr(RiskManager, name):
+            return own  # type: ignore[no-any-return]  # a subclass adds behaviour: keep it
+        return getattr(self.strategy, name)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ set-up
     def _setup(self, ctx: Context) -> None:
@@ -201,7 +244,7 @@ class RiskManager(Strategy):
     def on_start(self, ctx: Context) -> None:
         self._ctx = ctx
         self._setup(ctx)
-        ctx.set_order_gate(self)
+        ctx.set_order_gate(None if self._transparent else self)
         if self._loss_rules or self._feed_rules:
             ctx.internal_timer(round(self.config.check_interval_ms * 1e6), self._check)
         self._inner_on_start(ctx)
