@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 
+# Read at every wake-up: module globals are cheaper than L.X.
+_W_TIMER = L.W_TIMER
+_W_NEW_RESPONSES = L.W_NEW_RESPONSES
+_C_RS_DRAIN = L.C_RS_DRAIN
+_C_RS_DELIV = L.C_RS_DELIV
+
 
 def _overrides(strategy: Strategy, name: str) -> bool:
     """Whether to deliver callback ``name``: what the class overrides, or what a wrapper (the
@@ -60,6 +66,20 @@ def book_sources(stream: EventStream) -> list[bool]:
     ]
 
 
+def _handler(strategy: Strategy, name: str) -> Callable[..., None]:
+    """The callable to deliver callback ``name`` to: a wrapper's choice through
+    ``handler(name)`` (a risk manager with every rule off hands out the strategy's own
+    methods, sparing a forwarding frame per wake-up), else the bound method."""
+    handler = getattr(strategy, "handler", None)
+    if handler is not None:
+        return handler(name)  # type: ignore[no-any-return]
+    return getattr(strategy, name)  # type: ignore[no-any-return]
+
+
+def _noop(*args: object) -> None:
+    """Stands in for a callback the strategy is not subscribed to (never called)."""
+
+
 class _Runner:
     def __init__(self, core: SimCore, strategy: Strategy | None) -> None:
         self.core = core
@@ -68,6 +88,16 @@ class _Runner:
         self.responses: list[tuple[np.ndarray, np.ndarray]] = []
         self.states: list[tuple[np.ndarray, np.ndarray]] = []
         self.callback = ""
+        self.on_fill: Callable[..., None] | None = None
+        self.on_update: Callable[..., None] | None = None
+        self.on_timer: Callable[..., None] = _noop
+        self.on_quote: Callable[..., None] = _noop
+        self.on_book: Callable[..., None] = _noop
+        self.on_trade: Callable[..., None] = _noop
+        # The response ring, read directly at each drain (see `drain`).
+        self._cm = core._cm
+        self._resps, self._respf = core.resps, core.respf
+        self._cap = core.resps.shape[0]
         if strategy is not None:
             s = strategy
             self.ctx = Context(core)
@@ -78,16 +108,37 @@ class _Runner:
             ctl[L.C_SUB_ORDER] = (
                 2 if _overrides(s, "on_order_update") else (1 if _overrides(s, "on_fill") else 0)
             )
-            self.on_fill = s.on_fill if _overrides(s, "on_fill") else None
-            self.on_update = s.on_order_update if _overrides(s, "on_order_update") else None
+            self.on_fill = _handler(s, "on_fill") if _overrides(s, "on_fill") else None
+            self.on_update = (
+                _handler(s, "on_order_update") if _overrides(s, "on_order_update") else None
+            )
+            self.on_timer = _handler(s, "on_timer")
+            self.on_quote = _handler(s, "on_quote")
+            self.on_book = _handler(s, "on_book")
+            self.on_trade = _handler(s, "on_trade")
 
     def drain(self) -> None:
-        ri, rf = self.core.drain_responses()
-        if ri.shape[0]:
-            self.responses.append((ri, rf))
-            if self.ctx is not None:
-                self.callback = "on_order_update/on_fill"
-                self.ctx._apply_responses(ri, rf, self.on_fill, self.on_update)
+        """Hand the responses delivered since the last drain to the context and keep copies.
+
+        What ``SimCore.drain_responses`` does, inlined: it runs at most wake-ups of a quoting
+        strategy, and the method call and numpy scalar reads cost more than the copies.
+        """
+        cm = self._cm
+        lo, hi = cm[_C_RS_DRAIN], cm[_C_RS_DELIV]
+        if lo == hi:
+            return
+        cm[_C_RS_DRAIN] = hi
+        cap = self._cap
+        a, b = lo % cap, hi % cap
+        if a < b:  # the usual case: one contiguous stretch of the ring
+            ri, rf = self._resps[a:b].copy(), self._respf[a:b].copy()
+        else:
+            idx = np.arange(lo, hi) % cap
+            ri, rf = self._resps[idx], self._respf[idx]
+        self.responses.append((ri, rf))
+        if self.ctx is not None:
+            self.callback = "on_order_update/on_fill"
+            self.ctx._apply_responses(ri, rf, self.on_fill, self.on_update)
 
     def drain_states(self) -> None:
         ts, st = self.core.drain_states()
@@ -153,17 +204,25 @@ def run_backtest(
     chunks = iter(events)
     started = False
     first_ts = None
-    step = _core.run_packed  # called directly: this loop runs once per wake-up
+    # Bound once: this loop runs once per wake-up, and timers are the hot path.
+    step = _core.run_packed  # called directly, not through SimCore.step
+    drain = runner.drain
+    due_timers = ctx._due_timers if ctx is not None else lambda: 0
+    on_timer = runner.on_timer
     try:
         while True:
             reason = step(*core.args)
-            if reason >= L.W_NEW_RESPONSES:
-                reason -= L.W_NEW_RESPONSES
-                runner.drain()
-            if reason == L.W_TIMER and strategy is not None:
+            if reason >= _W_NEW_RESPONSES:
+                reason -= _W_NEW_RESPONSES
+                drain()
+            if reason == _W_TIMER:  # only a strategy's context sets timers
                 runner.callback = "on_timer"
-                for _ in range(ctx._due_timers()):  # type: ignore[union-attr]
-                    strategy.on_timer(ctx)
+                n = due_timers()
+                if n == 1:
+                    on_timer(ctx)
+                else:
+                    for _ in range(n):
+                        on_timer(ctx)
                 continue
             if reason == L.W_NEED_DATA:
                 chunk = next(chunks, None)
@@ -190,14 +249,14 @@ def run_backtest(
             assert ctx is not None
             if reason == L.W_QUOTE:
                 runner.callback = "on_quote"
-                strategy.on_quote(ctx, int(core.ctl[L.C_R_INST]))
+                runner.on_quote(ctx, int(core.ctl[L.C_R_INST]))
             elif reason == L.W_TRADE:
                 runner.callback = "on_trade"
                 row = core.row(int(core.ctl[L.C_R_IDX]))
                 inst = int(row["instrument"])
                 tn, td = ctx._ticks[inst]
                 ln, ld = ctx._lots[inst]
-                strategy.on_trade(
+                runner.on_trade(
                     ctx,
                     Trade(
                         inst,
@@ -210,7 +269,7 @@ def run_backtest(
                 )
             elif reason == L.W_BOOK:
                 runner.callback = "on_book"
-                strategy.on_book(ctx, int(core.ctl[L.C_R_INST]))
+                runner.on_book(ctx, int(core.ctl[L.C_R_INST]))
             # W_ORDER: the callbacks already ran in drain()
         end_t = int(core.ctl[L.C_END_T])
         if end_t > -L.INF and config.record_interval_ms > 0:
