@@ -886,9 +886,8 @@ def _queue_at_level(
 
 @njit(cache=True)
 def _exchange_event(
-    i: int,
+    r: np.void,
     t: int,
-    ev: np.ndarray,
     books: np.ndarray,
     ords: np.ndarray,
     oqf: np.ndarray,
@@ -902,8 +901,7 @@ def _exchange_event(
     rng: np.ndarray,
     ctl: np.ndarray,
 ) -> None:
-    """Apply market event ``i`` at exchange time ``t`` and let our resting orders react."""
-    r = ev[i]
+    """Apply market event row ``r`` at exchange time ``t`` and let our resting orders react."""
     inst = r.instrument
     kind = r.kind
     bk = books[inst]
@@ -1115,13 +1113,26 @@ def _record(
         ctl[C_SL_N] = k + 1
 
 
+# Row ``j`` of ``ev0 + ev1`` (the carried rows, then the chunk fed last) is written out inline
+# as ``ev1[j - n0] if j >= n0 else ev0[j]`` at every use: a helper function returning the
+# record (or the array and index) runs 8x slower in numba (the record is copied, or the array
+# reference-counted, at every row).
+
+
 # ===================================================================== local side
 @njit(cache=True)
 def _local_event(
-    i: int, ev: np.ndarray, lbooks: np.ndarray, acci: np.ndarray, ip: np.ndarray, ctl: np.ndarray
+    i: int,
+    ev0: np.ndarray,
+    ev1: np.ndarray,
+    lbooks: np.ndarray,
+    acci: np.ndarray,
+    ip: np.ndarray,
+    ctl: np.ndarray,
 ) -> int:
     """Apply event ``i`` to the strategy's view; return the wake-up reason (0: none)."""
-    r = ev[i]
+    n0 = ev0.shape[0]
+    r = ev1[i - n0] if i >= n0 else ev0[i]
     inst = r.instrument
     kind = r.kind
     lb = lbooks[inst]
@@ -1147,13 +1158,9 @@ def _local_event(
     if not changed:
         return 0
     # Hold wake-ups while a snapshot is still being rebuilt (its next row is of the same book).
-    if i + 1 < ev.shape[0]:
-        nk = ev[i + 1].kind
-        if (
-            (kind in (_K_CLEAR, _K_SNAPSHOT))
-            and nk == _K_SNAPSHOT
-            and (ev[i + 1].instrument == inst)
-        ):
+    if i + 1 < n0 + ev1.shape[0]:
+        nr = ev1[i + 1 - n0] if i + 1 >= n0 else ev0[i + 1]
+        if (kind in (_K_CLEAR, _K_SNAPSHOT)) and nr.kind == _K_SNAPSHOT and nr.instrument == inst:
             return 0
     if ctl[C_SUB_QUOTE] != 0:
         bp, bq = book_best_bid(lb)
@@ -1226,7 +1233,8 @@ def _assign_arrivals(reqs: np.ndarray, lat_e: np.ndarray, rng: np.ndarray, ctl: 
 
 @njit(cache=True)
 def run(
-    ev: np.ndarray,
+    ev0: np.ndarray,
+    ev1: np.ndarray,
     xi: np.ndarray,
     xt: np.ndarray,
     books: np.ndarray,
@@ -1247,18 +1255,22 @@ def run(
     rng: np.ndarray,
     ctl: np.ndarray,
 ) -> int:
-    """Advance the simulation over the buffer ``ev`` until the strategy must wake up.
+    """Advance the simulation over the rows ``ev0 + ev1`` until the strategy must wake up.
 
-    The exchange cursor applies rows ``xi`` (indices into ``ev``) at times ``xt`` (sorted);
-    the local cursor applies ``ev`` rows at ``ts_local``. Requests arrive at the exchange, and
-    responses at the strategy, at times given by the latency models. The earliest pending
-    happening is processed next; ties go exchange data, request, response, local data, timer.
+    The rows are those of ``ev0`` (carried over from the previous chunk) followed by those of
+    ``ev1`` (the current chunk, never copied); an index ``j`` into them is ``ev0[j]`` below
+    ``len(ev0)``, else ``ev1[j - len(ev0)]``. The exchange cursor applies rows ``xi`` at times
+    ``xt`` (sorted); the local cursor applies rows in index order at ``ts_local``. Requests
+    arrive at the exchange, and responses at the strategy, at times given by the latency
+    models. The earliest pending happening is processed next; ties go exchange data, request,
+    response, local data, timer.
     Nothing at or beyond ``ctl[C_HORIZON]`` is processed before more data is fed (rows still
     to come may have earlier exchange times). Returns the wake-up reason (also in
     ``ctl[C_REASON]``).
     """
     _assign_arrivals(reqs, lat_e, rng, ctl)
-    n = ev.shape[0]
+    n0 = ev0.shape[0]
+    n = n0 + ev1.shape[0]
     nx = xi.shape[0]
     local = ctl[C_LOCAL] != 0
     # Local events that never wake the strategy take a fast path (book update only).
@@ -1283,7 +1295,9 @@ def run(
     reason = 0
     while True:
         t_x = xt[ix] if ix < nx else INF
-        t_l = ev[il].ts_local if (local and il < n) else INF
+        t_l = INF
+        if local and il < n:
+            t_l = ev1[il - n0].ts_local if il >= n0 else ev0[il].ts_local
         rh = ctl[C_RQ_HEAD]
         t_q = reqs[rh % rcap, R_ARRIVE] if rh < ctl[C_RQ_TAIL] else INF
         rd = ctl[C_RS_DELIV]
@@ -1313,8 +1327,7 @@ def run(
             lim = min(t_q, t_r, t_tm) if quiet else min(t_q, t_r, t_l, t_tm)
             lim2 = min(next_rec, stop)  # rows at or after `lim2` wait
             while True:
-                i = xi[ix]
-                r = ev[i]
+                r = ev1[xi[ix] - n0] if xi[ix] >= n0 else ev0[xi[ix]]
                 inst = r.instrument
                 k = r.kind
                 effect = _ROW_BOOK_ONLY
@@ -1346,7 +1359,7 @@ def run(
                 else:
                     tail = ctl[C_RS_TAIL]
                     _exchange_event(
-                        i, xt[ix], ev, books, ords, oqf, acci, accf, ip, cfg, resps, respf,
+                        r, xt[ix], books, ords, oqf, acci, accf, ip, cfg, resps, respf,
                         lat_r, rng, ctl,
                     )
                     # A response (a fill) changes what is due next: re-plan.
@@ -1397,7 +1410,7 @@ def run(
             lim2 = min(t_tm + 1 if t_tm < INF else INF, next_rec, stop)  # these wait
             w = 0
             while True:
-                r = ev[il]
+                r = ev1[il - n0] if il >= n0 else ev0[il]
                 inst = r.instrument
                 k = r.kind
                 acci[inst, AI_LTSX] = r.ts_exchange
@@ -1405,14 +1418,14 @@ def run(
                 if k <= _K_SNAPSHOT and quiet_depth and ip[inst, IP_BOOKSRC] == 0.0:
                     book_apply(lbooks[inst], r.side, r.price, r.qty)
                 elif not (k == _K_TRADE and quiet_trade):
-                    w = _local_event(il, ev, lbooks, acci, ip, ctl)
+                    w = _local_event(il, ev0, ev1, lbooks, acci, ip, ctl)
                 il += 1
                 if w != 0 or il >= n:
                     break
-                tn = ev[il].ts_local
+                tn = ev1[il - n0].ts_local if il >= n0 else ev0[il].ts_local
                 if tn >= lim or tn >= lim2:
                     break
-            last = ev[il - 1]
+            last = ev1[il - 1 - n0] if il - 1 >= n0 else ev0[il - 1]
             ctl[C_R_INST] = last.instrument
             ctl[C_R_IDX] = il - 1
             ctl[C_NOW] = last.ts_local
@@ -1436,7 +1449,8 @@ def run(
 
 @njit(cache=True)
 def run_packed(
-    ev: np.ndarray,
+    ev0: np.ndarray,
+    ev1: np.ndarray,
     xi: np.ndarray,
     xt: np.ndarray,
     ibuf: np.ndarray,
@@ -1486,6 +1500,6 @@ def run_packed(
     o += ke * 2
     lat_r = fbuf[o : o + kr * 2].reshape((kr, 2))
     return run(
-        ev, xi, xt, books, lbooks, ords, oqf, reqs, resps, respf, slog_ts, slog, acci, accf, ip,
-        cfg, lat_e, lat_r, rng, ctl,
+        ev0, ev1, xi, xt, books, lbooks, ords, oqf, reqs, resps, respf, slog_ts, slog, acci, accf,
+        ip, cfg, lat_e, lat_r, rng, ctl,
     )

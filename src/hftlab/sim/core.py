@@ -158,18 +158,25 @@ class SimCore:
         self.acci[:, [L.AI_BLO, L.AI_ALO]] = L.INF
         self.acci[:, [L.AI_BHI, L.AI_AHI]] = -L.INF
         self.window = round(config.reorder_window_ms * 1e6)
-        self.ev = np.zeros(0, dtype=EVENT_DTYPE)
-        self.xi = np.zeros(0, dtype=np.int64)  # exchange order: indices into ev...
+        # The rows the core works on: ev0 (carried from earlier chunks) then ev1 (the last
+        # chunk, not copied); indices below run over ev0 + ev1.
+        self.ev0 = _EMPTY_EV
+        self.ev1 = _EMPTY_EV
+        self.xi = np.zeros(0, dtype=np.int64)  # exchange order: row indices...
         self.xt = np.zeros(0, dtype=np.int64)  # ...and their exchange times (sorted)
         self._pend_i = np.zeros(0, dtype=np.int64)  # rows not yet released to the exchange
         self._pend_t = np.zeros(0, dtype=np.int64)
         self._last_local = -L.INF
-        self._spare: np.ndarray | None = None  # see _concat
-        self._ev_buf: np.ndarray | None = None
+        self._xbufs = [(self.xi, self.xt), (self.xi, self.xt)]  # see feed
+        self._xq = 0
+        self._scr_i = self._scr_t = self._counts = np.zeros(0, dtype=np.int64)  # sort scratch
+        self._gbufs: list[np.ndarray | None] = [None, None]  # see _gather
+        self._gq = 0
         ctl[L.C_HORIZON] = -L.INF
         #: The arguments of one compiled step (``_core.run_packed(*args)``), kept current by
         #: :meth:`feed`; drivers on a hot path call it directly (see ``backtest.engine``).
-        self.args = (self.ev, self.xi, self.xt, self.ibuf, self.fbuf, self.dims, self.rng)
+        self.args = (self.ev0, self.ev1, self.xi, self.xt, self.ibuf, self.fbuf, self.dims)
+        self.args += (self.rng,)
 
     # ------------------------------------------------------------------ data
     def feed(self, chunk: np.ndarray | None) -> None:
@@ -181,74 +188,106 @@ class SimCore:
         (ties in arrival order), released once no later row can precede them: a later row has
         ``ts_local >= last`` hence exchange time ``>= last - W``. The result does not depend
         on how the data is chunked.
+
+        The core reads the chunk in place (no copy) until the next chunk or two are fed: do
+        not modify a chunk after feeding it.
         """
         ctl = self.ctl
         if chunk is None:
             ctl[L.C_FINAL] = 1
             ctl[L.C_END_T] = self._last_local
-            new_t = np.zeros(0, dtype=np.int64)
             horizon = L.INF
-            chunk = self.ev[:0]
+            chunk = _EMPTY_EV
         else:
             if chunk.dtype != EVENT_DTYPE:
                 raise EngineError(f"chunk dtype {chunk.dtype} is not EVENT_DTYPE")
             if len(chunk) == 0:
                 return
             chunk = np.ascontiguousarray(chunk)
-            new_t = np.empty(len(chunk), dtype=np.int64)
-            code, bad = _feed.prepare_chunk(
-                chunk, self._last_local, self.window, len(self.instruments), new_t
-            )
-            if code:
-                self._chunk_error(chunk, int(code), int(bad))
-            self._last_local = int(chunk["ts_local"][-1])
-            horizon = self._last_local - self.window
+            horizon = int(chunk["ts_local"][-1]) - self.window
         il = int(ctl[L.C_IL])
         ix = int(ctl[L.C_IX])
+        ev0, ev1 = self.ev0, self.ev1
+        n0 = len(ev0)
+        n_old = n0 + len(ev1)
         # Keep the rows either cursor has not reached (the carried part spans about W).
-        k0 = len(self.ev)
+        k0 = n_old
         if ix < len(self.xi):
             k0 = min(k0, int(self.xi[ix:].min()))
         if self._pend_i.size:
             k0 = min(k0, int(self._pend_i.min()))
         if ctl[L.C_LOCAL]:
             k0 = min(k0, il)
-        base = len(self.ev) - k0
-        if len(chunk):
-            self.ev = self._concat(self.ev[k0:], chunk) if base else chunk
-        else:
-            self.ev = self.ev[k0:]
-        out_i, out_t, self._pend_i, self._pend_t = _feed.release(
-            self._pend_i - k0, self._pend_t, new_t, base, horizon
+        base = n_old - k0
+        need = len(self.xi) - ix + len(self._pend_i) + len(chunk)
+        # Two reused queue buffers, alternating (the current queue is read while writing).
+        self._xq = 1 - self._xq
+        out_i, out_t = self._xbufs[self._xq]
+        if len(out_i) < need:
+            out_i = np.empty(max(need, 2 * len(chunk)), dtype=np.int64)
+            out_t = np.empty(len(out_i), dtype=np.int64)
+            self._xbufs[self._xq] = (out_i, out_t)
+        nsort = len(self._pend_i) + len(chunk)
+        if len(self._scr_i) < nsort:
+            size = max(nsort, 2 * len(chunk))
+            self._scr_i = np.empty(size, dtype=np.int64)
+            self._scr_t = np.empty(size, dtype=np.int64)
+            self._counts = np.empty(size + 1, dtype=np.int64)
+        code, cut, m = _feed.merge_chunk(
+            chunk,
+            self._last_local,
+            self.window,
+            len(self.instruments),
+            self.xi,
+            self.xt,
+            ix,
+            self._pend_i,
+            self._pend_t,
+            k0,
+            base,
+            horizon,
+            out_i,
+            out_t,
+            self._scr_i,
+            self._scr_t,
+            self._counts,
         )
-        if ix < len(self.xi):
-            self.xi = np.concatenate([self.xi[ix:] - k0, out_i])
-            self.xt = np.concatenate([self.xt[ix:], out_t])
+        if code:
+            self._chunk_error(chunk, int(code), int(cut))
+        if len(chunk):
+            self._last_local = int(chunk["ts_local"][-1])
+        # The carried rows become ev0: a view of the last chunk when they all lie in it (the
+        # common case: chunks longer than the window), else one copy.
+        if base == 0:
+            ev0 = _EMPTY_EV
+        elif k0 >= n0:
+            ev0 = ev1[k0 - n0 :]
         else:
-            self.xi, self.xt = out_i, out_t
+            ev0 = self._gather(ev0[k0:], ev1)
+        self.ev0, self.ev1 = ev0, chunk
+        self.xi, self.xt = out_i[:cut], out_t[:cut]
+        self._pend_i, self._pend_t = out_i[cut:m].copy(), out_t[cut:m].copy()
         ctl[L.C_IX] = 0
         ctl[L.C_IL] = max(il - k0, 0)
         ctl[L.C_HORIZON] = horizon
-        self.args = (self.ev, self.xi, self.xt, self.ibuf, self.fbuf, self.dims, self.rng)
+        self.args = (ev0, chunk, self.xi, self.xt, self.ibuf, self.fbuf, self.dims, self.rng)
 
-    def _concat(self, carried: np.ndarray, chunk: np.ndarray) -> np.ndarray:
-        """``carried + chunk`` in one of two reused buffers (the other holds ``carried``).
+    def _gather(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``a + b`` in one of two reused buffers (``a`` may be a view of the other).
 
-        Reusing memory spares the page faults of a fresh multi-MB array per chunk.
+        Only for chunks shorter than the reorder window (the live engine's small batches).
         """
-        n = len(carried) + len(chunk)
-        spare = self._spare
-        if spare is None or len(spare) < n:
-            spare = np.empty(max(n, 2 * len(chunk)), dtype=EVENT_DTYPE)
-        out = spare[:n]
+        n = len(a) + len(b)
+        self._gq = 1 - self._gq
+        buf = self._gbufs[self._gq]
+        if buf is None or len(buf) < n:
+            buf = np.empty(2 * n, dtype=EVENT_DTYPE)
+            self._gbufs[self._gq] = buf
+        out = buf[:n]
         raw = out.view(np.uint8)
-        na = len(carried) * EVENT_DTYPE.itemsize
-        raw[:na] = np.ascontiguousarray(carried).view(np.uint8)
-        raw[na:] = chunk.view(np.uint8)
-        # The buffer now behind self.ev becomes the spare once ev moves on (never the chunk
-        # the caller owns).
-        self._spare = self._ev_buf
-        self._ev_buf = spare
+        na = len(a) * EVENT_DTYPE.itemsize
+        raw[:na] = np.ascontiguousarray(a).view(np.uint8)
+        raw[na:] = b.view(np.uint8)
         return out
 
     def _chunk_error(self, chunk: np.ndarray, code: int, bad: int) -> None:
@@ -265,8 +304,9 @@ class SimCore:
         )
 
     def row(self, index: int) -> np.void:
-        """The event row at ``index`` of the buffer the core works on (e.g. ``ctl[C_R_IDX]``)."""
-        return self.ev[index]
+        """The event row at ``index`` of the rows the core works on (e.g. ``ctl[C_R_IDX]``)."""
+        n0 = len(self.ev0)
+        return self.ev0[index] if index < n0 else self.ev1[index - n0]
 
     def step(self) -> int:
         """Run until the next wake-up; returns its reason (``W_*`` in :mod:`._layout`)."""
@@ -379,5 +419,6 @@ def _views(buf: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
     return out
 
 
+_EMPTY_EV = np.zeros(0, dtype=EVENT_DTYPE)
 _EMPTY_RI = np.zeros((0, L.E_NF), dtype=np.int64)
 _EMPTY_RF = np.zeros((0, L.EF_NF), dtype=np.float64)
