@@ -48,6 +48,7 @@ def test_book_view_matches_compiled_reads(updates: list[tuple[int, int, int]]) -
         assert _same(view.imbalance, book_imbalance(bk))
         (b, bq), (a, aq) = book_best_bid(bk), book_best_ask(bk)
         assert view.has_both_sides == (bq > 0 and aq > 0)
+        assert view.touch_ticks == ((b, a) if bq and aq else None)
         assert view.spread_ticks == (a - b if bq and aq else 0)
         assert _same(view.best_bid, b * 0.5 if bq else math.nan)
         assert _same(view.best_ask, a * 0.5 if aq else math.nan)

@@ -30,6 +30,8 @@ _EPS = 1e-9  # tolerance (in ticks/lots) for prices that are on the grid up to f
 # Layout constants as module globals: read at every wake-up, a global is cheaper than L.X.
 _C_NOW = L.C_NOW
 _C_TIMER = L.C_TIMER
+_AI_NF = L.AI_NF
+_AI_LPOS = L.AI_LPOS
 _RQ_NEW = L.RQ_NEW
 _RQ_CANCEL = L.RQ_CANCEL
 _RQ_MODIFY = L.RQ_MODIFY
@@ -95,6 +97,19 @@ class BookView:
         mv = self._mv
         n = mv[self._a0]
         return (-mv[self._a0 + n], mv[self._q1 + n]) if n else (EMPTY_ASK, 0)
+
+    @property
+    def touch_ticks(self) -> tuple[int, int] | None:
+        """``(best bid, best ask)`` prices in ticks, or None unless both sides have quotes.
+
+        One read for what ``has_both_sides``, ``best_bid_ticks`` and ``best_ask_ticks`` give
+        (a strategy woken often reads the touch at every wake-up).
+        """
+        mv = self._mv
+        a0 = self._a0
+        nb = mv[0]
+        na = mv[a0]
+        return (mv[nb], -mv[a0 + na]) if nb and na else None
 
     @property
     def has_both_sides(self) -> bool:
@@ -200,9 +215,11 @@ class Context:
     def __init__(self, core: SimCore, on_error: Callable[[str], None] | None = None) -> None:
         self._core = core
         # Bound once: these run at every wake-up or request.
-        self._cm = core._cm  # the core's control block (flat memoryview)
+        # Flat views of the core's control block and accounts (Python ints, ~25 ns a read)
+        # and its modify, bound once: these run at every wake-up or request.
+        self._cm = memoryview(core.ctl)
+        self._am = memoryview(core.acci.reshape(-1))
         self._core_modify = core.modify
-        self._position_lots = core.position_lots
         self.instruments: list[Instrument] = core.instruments
         self._books = [BookView(core.lbooks[i], inst) for i, inst in enumerate(self.instruments)]
         self._ticks = [inst.tick_ratio for inst in self.instruments]
@@ -246,10 +263,11 @@ class Context:
     def position(self, instrument: int = 0) -> float:
         """Position in instrument units (base, or contracts) from the fills received."""
         n, d = self._lots[instrument]
-        return self._position_lots(instrument) * n / d
+        return self._am[instrument * _AI_NF + _AI_LPOS] * n / d
 
     def position_lots(self, instrument: int = 0) -> int:
-        return self._position_lots(instrument)
+        """Position in lots (exact) from the fills received."""
+        return self._am[instrument * _AI_NF + _AI_LPOS]
 
     def open_orders(self, instrument: int | None = None) -> list[Order]:
         """Orders sent and not known to be closed, oldest first."""
