@@ -48,9 +48,10 @@ class SimpleQuoter(Strategy):
         c = self.config
         i = c.instrument
         book = ctx.book(i)
-        if not book.has_both_sides:
+        touch = book.touch_ticks
+        if touch is None:  # a side of the book is empty
             return
-        (bid_t, _), (ask_t, _) = book.best_bid_ticks, book.best_ask_ticks
+        bid_t, ask_t = touch
         fair_t = book.micro_price_ticks if c.use_micro_price else book.mid_ticks
         pos = ctx.position(i)
         skew = c.skew_ticks * pos / c.max_position
@@ -62,7 +63,7 @@ class SimpleQuoter(Strategy):
     def _quote(
         self, ctx: Context, order: Order | None, side: int, ticks: int, allowed: bool
     ) -> Order | None:
-        c = self.config
+        """Keep ``order`` (or a new one) at ``ticks`` on ``side``; None if not ``allowed``."""
         if order is not None and not order.is_open:
             order = None
         if not allowed:
@@ -70,6 +71,7 @@ class SimpleQuoter(Strategy):
                 ctx.cancel(order)
             return None
         if order is None:
+            c = self.config
             new = ctx.buy if side > 0 else ctx.sell
             return new(
                 c.size,
@@ -78,7 +80,7 @@ class SimpleQuoter(Strategy):
                 tif="post_only",
             )
         if order.price_ticks != ticks and order.status != 0:  # not while still pending
-            ctx.modify(order, price=ctx.from_ticks(ticks, c.instrument))
+            ctx.modify_ticks(order, ticks)  # exact: the quotes are computed in ticks
         return order
 
     def on_stop(self, ctx: Context) -> None:
