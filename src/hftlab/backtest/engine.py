@@ -95,7 +95,7 @@ class _Runner:
         self.on_book: Callable[..., None] = _noop
         self.on_trade: Callable[..., None] = _noop
         # The response ring, read directly at each drain (see `drain`).
-        self._cm = core._cm
+        self._cm = memoryview(core.ctl)
         self._resps, self._respf = core.resps, core.respf
         self._cap = core.resps.shape[0]
         if strategy is not None:
