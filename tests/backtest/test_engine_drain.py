@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hftlab.backtest import run_backtest
 from hftlab.backtest.engine import _Runner
+from hftlab.data.synthetic import synthesize_events
 from hftlab.events import Instrument
 from hftlab.sim import _layout as L
-from hftlab.sim.config import SimConfig
+from hftlab.sim.config import Fees, LatencyModel, SimConfig
 from hftlab.sim.core import SimCore
+from hftlab.strategy import Fill, Order, OrderStatus, Strategy
 from hftlab.strategy.context import Context
 
 INST = Instrument(venue="t", symbol="X", tick_size=0.1, lot_size=0.001)
@@ -52,3 +55,65 @@ def test_drain_matches_the_core(wrap: bool, with_ctx: bool) -> None:
         assert runner.ctx is not None and runner.ctx._n_resp == hi - lo
     runner.drain()  # nothing new
     assert len(runner.responses) == 1
+
+
+class _Reacting(Strategy):
+    """Market and resting orders every 20 ms; moves each order once when it is accepted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fills: list[Fill] = []
+        self.moved: list[int] = []
+        self.n = 0
+
+    def on_start(self, ctx: Context) -> None:
+        ctx.every(20_000_000)
+
+    def on_timer(self, ctx: Context) -> None:
+        self.n += 1
+        touch = ctx.book(0).touch_ticks
+        if touch is None:
+            return
+        side = 1 if self.n % 2 else -1
+        (ctx.buy if side > 0 else ctx.sell)(0.002)  # market: a taker fill
+        price = touch[0] - 1 if side > 0 else touch[1] + 1
+        (ctx.buy if side > 0 else ctx.sell)(0.001, ctx.from_ticks(price), tif="post_only")
+
+    def on_fill(self, ctx: Context, fill: Fill) -> None:
+        self.fills.append(fill)
+
+    def on_order_update(self, ctx: Context, order: Order) -> None:
+        if order.status == OrderStatus.NEW and order.id not in self.moved:
+            self.moved.append(order.id)
+            ctx.modify_ticks(order, order.price_ticks - order.side)
+
+
+def test_callbacks_see_the_logged_responses() -> None:
+    """Fills handed to ``on_fill`` are the logged fills (fees included), and a request sent
+    from a callback is logged right after the response that triggered it."""
+    ev, insts = synthesize_events(events=30_000, instruments=["BTCUSDT"], seed=3)
+    cfg = SimConfig(
+        fees=Fees(maker=-0.0001, taker=0.0004),
+        entry_latency=LatencyModel(value_us=300.0),
+        response_latency=LatencyModel(value_us=200.0),
+    )
+    strat = _Reacting()
+    res = run_backtest([ev], strat, cfg, instruments=insts)
+    logged = res.fills.to_pylist()
+    assert len(logged) == len(strat.fills) > 10
+    assert {f.maker for f in strat.fills} == {True, False}
+    for f, row in zip(strat.fills, logged, strict=True):
+        assert (f.order_id, f.price, f.qty, f.fee, f.ts_local) == (
+            row["order_id"],
+            row["last_price"],
+            row["last_qty"],
+            row["fee"],
+            row["ts_local"],
+        )
+    orders = res.orders.to_pylist()
+    assert strat.moved
+    for oid in strat.moved:
+        k = next(
+            i for i, r in enumerate(orders) if r["order_id"] == oid and r["event"] == "accepted"
+        )
+        assert orders[k + 1]["event"] == "sent_modify" and orders[k + 1]["order_id"] == oid

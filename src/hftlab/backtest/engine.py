@@ -136,9 +136,10 @@ class _Runner:
             idx = np.arange(lo, hi) % cap
             ri, rf = self._resps[idx], self._respf[idx]
         self.responses.append((ri, rf))
-        if self.ctx is not None:
+        ctx = self.ctx
+        if ctx is not None:
             self.callback = "on_order_update/on_fill"
-            self.ctx._apply_responses(ri, rf, self.on_fill, self.on_update)
+            ctx._apply_responses(ri, rf, self.on_fill, self.on_update)
 
     def drain_states(self) -> None:
         ts, st = self.core.drain_states()

@@ -23,7 +23,8 @@ from hftlab.strategy import TIF_CODES, Fill, Order, OrderStatus
 
 log = logging.getLogger("hftlab.strategy")
 
-_STATUS = {int(s): s for s in OrderStatus}
+_STATUS = tuple(sorted(OrderStatus))  # by code (0, 1, ... in order)
+assert [int(s) for s in _STATUS] == list(range(len(_STATUS)))
 
 _EPS = 1e-9  # tolerance (in ticks/lots) for prices that are on the grid up to float error
 
@@ -477,12 +478,13 @@ class Context:
         # Python ints from one tolist() are much cheaper to read than numpy scalars.
         rows = ri.tolist()
         orders = self.orders
-        n_resp = self._n_resp
-        if on_fill is None and on_update is None:
+        n0 = n_resp = self._n_resp
+        quiet = on_fill is None and on_update is None
+        if quiet:
             # Nothing can observe the count mid-batch (only requests sent from a callback log
             # it): set it once.
-            self._n_resp = n_resp + len(rows)
-        for k, row in enumerate(rows):
+            self._n_resp = n0 + len(rows)
+        for row in rows:
             n_resp += 1
             oid = row[_E_ID]
             order = orders.get(oid)
@@ -493,16 +495,19 @@ class Context:
             order.ts_update = ts_local
             if evk in _NO_STATE:
                 order.reject_reason = row[_E_REASON]
+                closed = order.status > _ST_PARTIAL
             else:
-                order.status = _STATUS[row[_E_STATUS]]
+                st = row[_E_STATUS]
+                order.status = _STATUS[st]
                 order.price_ticks = row[_E_PRICE]
                 order.qty_lots = row[_E_QTY]
                 order.filled_lots = row[_E_FILLED]
                 if evk == _EV_REJECTED:
                     order.reject_reason = row[_E_REASON]
-            if order.status > _ST_PARTIAL:
+                closed = st > _ST_PARTIAL
+            if closed:
                 del orders[oid]
-            if on_fill is None and on_update is None:
+            if quiet:
                 continue
             self._n_resp = n_resp  # requests sent from the callbacks log it
             if evk == _EV_FILL and on_fill is not None:
@@ -517,7 +522,7 @@ class Context:
                         order.side,
                         row[_E_LAST_PRICE] * tn / td,
                         row[_E_LAST_QTY] * ln / ld,
-                        float(rf[k, _EF_FEE]),
+                        float(rf[n_resp - n0 - 1, _EF_FEE]),
                         row[_E_LIQ] == _LIQ_MAKER,
                         row[_E_TS_EXCH],
                         ts_local,
