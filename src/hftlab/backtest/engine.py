@@ -72,8 +72,8 @@ def _handler(strategy: Strategy, name: str) -> Callable[..., None]:
     methods, sparing a forwarding frame per wake-up), else the bound method."""
     handler = getattr(strategy, "handler", None)
     if handler is not None:
-        return handler(name)  # type: ignore[no-any-return]
-    return getattr(strategy, name)  # type: ignore[no-any-return]
+        return handler(name)
+    return getattr(strategy, name)
 
 
 def _noop(*args: object) -> None:

@@ -193,10 +193,10 @@ class RiskManager(Strategy):
         """
         own = getattr(self, name)
         if name == "on_start" or not self._transparent:
-            return own  # type: ignore[no-any-return]
+            return own
         if getattr(type(self), name) is not getattr(RiskManager, name):
-            return own  # type: ignore[no-any-return]  # a subclass adds behaviour: keep it
-        return getattr(self.strategy, name)  # type: ignore[no-any-return]
+            return own  # a subclass adds behaviour: keep it
+        return getattr(self.strategy, name)
 
     # ------------------------------------------------------------------ set-up
     def _setup(self, ctx: Context) -> None:
