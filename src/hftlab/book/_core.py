@@ -40,29 +40,29 @@ def _key(side: int, price: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def _find(bk: np.ndarray, s: int, key: int) -> int:
-    """Slot of the first level with key >= ``key`` (``n + 1`` if none), searching from the best."""
-    n = bk[s, 0, 0]
-    keys = bk[s, 0]
+def _find_at(books: np.ndarray, b: int, s: int, key: int) -> int:
+    """Slot of the first level with key >= ``key`` (``n + 1`` if none) in book ``books[b]``,
+    searching from the best."""
+    n = books[b, s, 0, 0]
     if n > _LINEAR_STEPS:
         # The common case, an update near the touch: count the top levels at or above the key
         # without branching (no mispredictions; the loop vectorises), else binary search.
         c = 0
         for j in range(_LINEAR_STEPS):
-            c += keys[n - j] >= key
+            c += books[b, s, 0, n - j] >= key
         if c < _LINEAR_STEPS:
             return n - c + 1
         lo, hi = 1, n - _LINEAR_STEPS + 1  # answer in [lo, hi]; keys[hi] >= key
         while lo < hi:
             mid = (lo + hi) >> 1
-            if keys[mid] < key:
+            if books[b, s, 0, mid] < key:
                 lo = mid + 1
             else:
                 hi = mid
         return lo
     i = n
     while i >= 1:
-        if keys[i] < key:
+        if books[b, s, 0, i] < key:
             return i + 1
         i -= 1
     return 1
@@ -75,45 +75,59 @@ def book_new(capacity: int) -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
-def book_apply(bk: np.ndarray, side: int, price: int, qty: int) -> int:
-    """Set the level ``price`` of ``side`` to ``qty`` lots (0 removes); return the previous qty."""
+def book_apply_at(books: np.ndarray, b: int, side: int, price: int, qty: int) -> int:
+    """:func:`book_apply` on book ``books[b]`` of a stack of books (shape ``(m, 2, 2, cap+1)``).
+
+    Indexes the stack directly: taking the view ``books[b]`` costs two atomic reference-count
+    updates in numba, more than the update itself in a loop over millions of rows.
+    """
     s = _sidx(side)
     key = _key(side, price)
-    n = bk[s, 0, 0]
-    i = _find(bk, s, key)
-    keys = bk[s, 0]
-    qtys = bk[s, 1]
-    if i <= n and keys[i] == key:
-        old = qtys[i]
+    n = books[b, s, 0, 0]
+    i = _find_at(books, b, s, key)
+    if i <= n and books[b, s, 0, i] == key:
+        old = books[b, s, 1, i]
         if qty > 0:
-            qtys[i] = qty
+            books[b, s, 1, i] = qty
         else:  # remove: close the gap towards the worst end
             for j in range(i, n):
-                keys[j] = keys[j + 1]
-                qtys[j] = qtys[j + 1]
-            bk[s, 0, 0] = n - 1
+                books[b, s, 0, j] = books[b, s, 0, j + 1]
+                books[b, s, 1, j] = books[b, s, 1, j + 1]
+            books[b, s, 0, 0] = n - 1
         return old
     if qty <= 0:
         return 0  # deleting a level not held is normal (outside our depth or already gone)
-    cap = keys.shape[0] - 1
+    cap = books.shape[3] - 1
     if n == cap:
         # Full: drop the worst level to make room, unless the new level is itself the worst.
-        bk[s, 1, 0] += 1
+        books[b, s, 1, 0] += 1
         if i == 1:
             return 0
         for j in range(1, i - 1):
-            keys[j] = keys[j + 1]
-            qtys[j] = qtys[j + 1]
-        keys[i - 1] = key
-        qtys[i - 1] = qty
+            books[b, s, 0, j] = books[b, s, 0, j + 1]
+            books[b, s, 1, j] = books[b, s, 1, j + 1]
+        books[b, s, 0, i - 1] = key
+        books[b, s, 1, i - 1] = qty
         return 0
     for j in range(n, i - 1, -1):  # shift the better levels up by one
-        keys[j + 1] = keys[j]
-        qtys[j + 1] = qtys[j]
-    keys[i] = key
-    qtys[i] = qty
-    bk[s, 0, 0] = n + 1
+        books[b, s, 0, j + 1] = books[b, s, 0, j]
+        books[b, s, 1, j + 1] = books[b, s, 1, j]
+    books[b, s, 0, i] = key
+    books[b, s, 1, i] = qty
+    books[b, s, 0, 0] = n + 1
     return 0
+
+
+@njit(cache=True, inline="always")
+def _stack(bk: np.ndarray) -> np.ndarray:
+    """``bk`` as a stack of one book (for the ``*_at`` kernels)."""
+    return bk.reshape((1, 2, 2, bk.shape[2]))
+
+
+@njit(cache=True, inline="always")
+def book_apply(bk: np.ndarray, side: int, price: int, qty: int) -> int:
+    """Set the level ``price`` of ``side`` to ``qty`` lots (0 removes); return the previous qty."""
+    return book_apply_at(_stack(bk), 0, side, price, qty)
 
 
 @njit(cache=True)
@@ -156,7 +170,7 @@ def book_qty_at(bk: np.ndarray, side: int, price: int) -> int:
     """Lots at ``price`` on ``side`` (0 if no such level)."""
     s = _sidx(side)
     key = _key(side, price)
-    i = _find(bk, s, key)
+    i = _find_at(_stack(bk), 0, s, key)
     if i <= bk[s, 0, 0] and bk[s, 0, i] == key:
         return bk[s, 1, i]
     return 0

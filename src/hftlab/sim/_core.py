@@ -13,6 +13,7 @@ from numba import njit
 
 from hftlab.book._core import (
     book_apply,
+    book_apply_at,
     book_best_ask,
     book_best_bid,
     book_clear,
@@ -1188,9 +1189,9 @@ _ROW_FULL = 2  # anything else that may touch our orders (fills, crosses, BBO bo
 
 
 @njit(cache=True, inline="always")
-def _row_effect(r: np.void, k: int, a: np.ndarray, depth_book: bool) -> int:
-    """What market row ``r`` (kind ``k``) can do to our open orders on its instrument (``a``:
-    its account row, with our orders' price ranges): one of the ``_ROW_*`` codes.
+def _row_effect(r: np.void, k: int, acci: np.ndarray, inst: int, depth_book: bool) -> int:
+    """What market row ``r`` (kind ``k``) can do to our open orders on its instrument
+    ``inst`` (``acci[inst]`` holds our orders' price ranges): one of the ``_ROW_*`` codes.
 
     A depth row matters at our prices (queue position) or when it adds liquidity at or through
     our opposite price (we would be hit); a trade matters if it reaches our prices.
@@ -1200,17 +1201,17 @@ def _row_effect(r: np.void, k: int, a: np.ndarray, depth_book: bool) -> int:
             return _ROW_BOOK_ONLY
         p = r.price
         if r.side > 0:
-            if r.qty > 0 and p >= a[AI_ALO]:
+            if r.qty > 0 and p >= acci[inst, AI_ALO]:
                 return _ROW_FULL
-            return _ROW_QUEUE if a[AI_BLO] <= p <= a[AI_BHI] else _ROW_BOOK_ONLY
-        if r.qty > 0 and p <= a[AI_BHI]:
+            return _ROW_QUEUE if acci[inst, AI_BLO] <= p <= acci[inst, AI_BHI] else _ROW_BOOK_ONLY
+        if r.qty > 0 and p <= acci[inst, AI_BHI]:
             return _ROW_FULL
-        return _ROW_QUEUE if a[AI_ALO] <= p <= a[AI_AHI] else _ROW_BOOK_ONLY
+        return _ROW_QUEUE if acci[inst, AI_ALO] <= p <= acci[inst, AI_AHI] else _ROW_BOOK_ONLY
     if k == _K_TRADE:
         # A buyer lifts asks up to its price; a seller hits bids down to its price.
         if r.side > 0:
-            return _ROW_BOOK_ONLY if a[AI_ALO] > r.price else _ROW_FULL
-        return _ROW_BOOK_ONLY if a[AI_BHI] < r.price else _ROW_FULL
+            return _ROW_BOOK_ONLY if acci[inst, AI_ALO] > r.price else _ROW_FULL
+        return _ROW_BOOK_ONLY if acci[inst, AI_BHI] < r.price else _ROW_FULL
     if k == _K_BBO and depth_book:  # BBO rows do not build a depth book
         return _ROW_BOOK_ONLY
     return _ROW_FULL
@@ -1292,6 +1293,7 @@ def run(
     stop = ctl[C_END_T] + 1 if final else ctl[C_HORIZON]
     n_events = ctl[C_EVENTS]
     l1 = ctl[C_QMODEL] == QM_L1  # fills by intensity at every row: no fast path
+    single = n_inst == 1
     reason = 0
     while True:
         t_x = xt[ix] if ix < nx else INF
@@ -1335,18 +1337,18 @@ def run(
                     effect = (
                         _ROW_FULL
                         if l1
-                        else _row_effect(r, k, acci[inst], ip[inst, IP_BOOKSRC] == 0.0)
+                        else _row_effect(r, k, acci, inst, ip[inst, IP_BOOKSRC] == 0.0)
                     )
                 slow = False
                 if effect == _ROW_QUEUE:
                     # Our level changed size: only queue estimates move (no fill can follow).
-                    old = book_apply(books[inst], r.side, r.price, r.qty)
+                    old = book_apply_at(books, inst, r.side, r.price, r.qty)
                     _queue_at_level(inst, r.side, r.price, old, r.qty, ords, oqf, cfg, ctl)
                 elif effect == _ROW_BOOK_ONLY:
                     # Calls with many array arguments cost more than the book update itself.
                     if ip[inst, IP_BOOKSRC] == 0.0:
                         if k <= _K_SNAPSHOT:
-                            book_apply(books[inst], r.side, r.price, r.qty)
+                            book_apply_at(books, inst, r.side, r.price, r.qty)
                         elif k == _K_CLEAR:
                             book_clear(books[inst], r.side)
                     elif k == _K_BBO:
@@ -1408,24 +1410,32 @@ def run(
             # timers; run them until one wakes the strategy or something else is due.
             lim = min(t_q, t_r) if quiet else min(t_x, t_q, t_r)  # rows at `lim` wait
             lim2 = min(t_tm + 1 if t_tm < INF else INF, next_rec, stop)  # these wait
+            lim = min(lim, lim2)
             w = 0
             while True:
                 r = ev1[il - n0] if il >= n0 else ev0[il]
                 inst = r.instrument
                 k = r.kind
-                acci[inst, AI_LTSX] = r.ts_exchange
-                acci[inst, AI_LTSL] = r.ts_local
-                if k <= _K_SNAPSHOT and quiet_depth and ip[inst, IP_BOOKSRC] == 0.0:
-                    book_apply(lbooks[inst], r.side, r.price, r.qty)
+                if not single:  # else stamped once, after the loop
+                    acci[inst, AI_LTSX] = r.ts_exchange
+                    acci[inst, AI_LTSL] = r.ts_local
+                depth_book = ip[inst, IP_BOOKSRC] == 0.0
+                if k <= _K_SNAPSHOT and quiet_depth and depth_book:
+                    book_apply_at(lbooks, inst, r.side, r.price, r.qty)
+                elif k == _K_BBO and depth_book:
+                    pass  # changes nothing and wakes nobody (see _local_event)
                 elif not (k == _K_TRADE and quiet_trade):
                     w = _local_event(il, ev0, ev1, lbooks, acci, ip, ctl)
                 il += 1
                 if w != 0 or il >= n:
                     break
                 tn = ev1[il - n0].ts_local if il >= n0 else ev0[il].ts_local
-                if tn >= lim or tn >= lim2:
+                if tn >= lim:
                     break
             last = ev1[il - 1 - n0] if il - 1 >= n0 else ev0[il - 1]
+            if single:
+                acci[0, AI_LTSX] = last.ts_exchange
+                acci[0, AI_LTSL] = last.ts_local
             ctl[C_R_INST] = last.instrument
             ctl[C_R_IDX] = il - 1
             ctl[C_NOW] = last.ts_local
