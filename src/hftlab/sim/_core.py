@@ -8,8 +8,13 @@ Everything here is ``@njit(cache=True)`` over plain arrays whose columns are nam
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numba import njit
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from hftlab.book._core import (
     book_apply,
@@ -206,6 +211,28 @@ _S12 = np.uint64(12)
 _S25 = np.uint64(25)
 _S27 = np.uint64(27)
 _S11 = np.uint64(11)
+
+
+@intrinsic
+def _borrowed(typingctx: Any, arr: Any) -> tuple[Any, Callable[..., Any]]:
+    """A view of ``arr`` outside numba's reference counting (no meminfo).
+
+    numba counts references to arrays with atomic calls: at every function entry and exit for
+    each array argument, and for each inlined kernel's array argument (``book_apply_at``),
+    which it fails to prune inside loops as branchy as the core's. That was a fifth of the
+    core's time. On a borrowed view (and any view taken of it) those calls do nothing. Valid
+    while ``arr`` is alive, i.e. within the call that borrows it: never return or keep one.
+    """
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        src = context.make_array(sig.args[0])(context, builder, value=args[0])
+        out = context.make_array(sig.return_type)(context, builder)
+        for name in ("parent", "nitems", "itemsize", "data", "shape", "strides"):
+            setattr(out, name, getattr(src, name))
+        out.meminfo = cgutils.get_null_value(out.meminfo.type)
+        return out._getvalue()
+
+    return arr(arr), codegen
 
 
 # ===================================================================== random numbers
@@ -1189,9 +1216,13 @@ _ROW_FULL = 2  # anything else that may touch our orders (fills, crosses, BBO bo
 
 
 @njit(cache=True, inline="always")
-def _row_effect(r: np.void, k: int, acci: np.ndarray, inst: int, depth_book: bool) -> int:
-    """What market row ``r`` (kind ``k``) can do to our open orders on its instrument
-    ``inst`` (``acci[inst]`` holds our orders' price ranges): one of the ``_ROW_*`` codes.
+def _row_effect(
+    r: np.void, k: int, blo: int, bhi: int, alo: int, ahi: int, depth_book: bool
+) -> int:
+    # Scalars, not the account array: an array argument costs a reference-count pair (two
+    # atomic calls) per row inside the big loop, where numba cannot prune them.
+    """What market row ``r`` (kind ``k``) can do to our open orders on its instrument, whose
+    bids span ``[blo, bhi]`` and asks ``[alo, ahi]``: one of the ``_ROW_*`` codes.
 
     A depth row matters at our prices (queue position) or when it adds liquidity at or through
     our opposite price (we would be hit); a trade matters if it reaches our prices.
@@ -1201,20 +1232,107 @@ def _row_effect(r: np.void, k: int, acci: np.ndarray, inst: int, depth_book: boo
             return _ROW_BOOK_ONLY
         p = r.price
         if r.side > 0:
-            if r.qty > 0 and p >= acci[inst, AI_ALO]:
+            if r.qty > 0 and p >= alo:
                 return _ROW_FULL
-            return _ROW_QUEUE if acci[inst, AI_BLO] <= p <= acci[inst, AI_BHI] else _ROW_BOOK_ONLY
-        if r.qty > 0 and p <= acci[inst, AI_BHI]:
+            return _ROW_QUEUE if blo <= p <= bhi else _ROW_BOOK_ONLY
+        if r.qty > 0 and p <= bhi:
             return _ROW_FULL
-        return _ROW_QUEUE if acci[inst, AI_ALO] <= p <= acci[inst, AI_AHI] else _ROW_BOOK_ONLY
+        return _ROW_QUEUE if alo <= p <= ahi else _ROW_BOOK_ONLY
     if k == _K_TRADE:
         # A buyer lifts asks up to its price; a seller hits bids down to its price.
         if r.side > 0:
-            return _ROW_BOOK_ONLY if acci[inst, AI_ALO] > r.price else _ROW_FULL
-        return _ROW_BOOK_ONLY if acci[inst, AI_BHI] < r.price else _ROW_FULL
+            return _ROW_BOOK_ONLY if alo > r.price else _ROW_FULL
+        return _ROW_BOOK_ONLY if bhi < r.price else _ROW_FULL
     if k == _K_BBO and depth_book:  # BBO rows do not build a depth book
         return _ROW_BOOK_ONLY
     return _ROW_FULL
+
+
+@njit(cache=True)
+def _exchange_rows(
+    ev0: np.ndarray,
+    ev1: np.ndarray,
+    xi: np.ndarray,
+    xt: np.ndarray,
+    ix: int,
+    lim: int,
+    lim2: int,
+    l1: bool,
+    books: np.ndarray,
+    ords: np.ndarray,
+    oqf: np.ndarray,
+    acci: np.ndarray,
+    accf: np.ndarray,
+    ip: np.ndarray,
+    cfg: np.ndarray,
+    resps: np.ndarray,
+    respf: np.ndarray,
+    lat_r: np.ndarray,
+    rng: np.ndarray,
+    ctl: np.ndarray,
+) -> int:
+    """Apply exchange rows from ``xi[ix]`` on until one at ``> lim`` or ``>= lim2``, or one
+    that created a response; return the next ``ix``.
+
+    A function of its own, not part of :func:`run`: in run's large body numba cannot prune the
+    reference-count updates of the arrays the inlined book kernels use (two atomic calls a row,
+    a third of the loop's time); here they happen once per call.
+    """
+    n0 = ev0.shape[0]
+    nx = xi.shape[0]
+    while True:
+        r = ev1[xi[ix] - n0] if xi[ix] >= n0 else ev0[xi[ix]]
+        inst = r.instrument
+        k = r.kind
+        effect = _ROW_BOOK_ONLY
+        if acci[inst, AI_OPEN] != 0:
+            effect = (
+                _ROW_FULL
+                if l1
+                else _row_effect(
+                    r,
+                    k,
+                    acci[inst, AI_BLO],
+                    acci[inst, AI_BHI],
+                    acci[inst, AI_ALO],
+                    acci[inst, AI_AHI],
+                    ip[inst, IP_BOOKSRC] == 0.0,
+                )
+            )
+        slow = False
+        if effect == _ROW_QUEUE:
+            # Our level changed size: only queue estimates move (no fill can follow).
+            old = book_apply_at(books, inst, r.side, r.price, r.qty)
+            _queue_at_level(inst, r.side, r.price, old, r.qty, ords, oqf, cfg, ctl)
+        elif effect == _ROW_BOOK_ONLY:
+            # Calls with many array arguments cost more than the book update itself.
+            if ip[inst, IP_BOOKSRC] == 0.0:
+                if k <= _K_SNAPSHOT:
+                    book_apply_at(books, inst, r.side, r.price, r.qty)
+                elif k == _K_CLEAR:
+                    book_clear(books[inst], r.side)
+            elif k == _K_BBO:
+                bk = books[inst]
+                book_clear(bk, 0)
+                if r.qty > 0:
+                    book_apply(bk, 1, r.price, r.qty)
+                if r.qty2 > 0:
+                    book_apply(bk, -1, r.price2, r.qty2)
+        else:
+            tail = ctl[C_RS_TAIL]
+            _exchange_event(
+                r, xt[ix], books, ords, oqf, acci, accf, ip, cfg, resps, respf,
+                lat_r, rng, ctl,
+            )
+            # A response (a fill) changes what is due next: re-plan.
+            slow = ctl[C_RS_TAIL] != tail or ctl[C_ERROR] != 0
+        ix += 1
+        if slow or ix >= nx:
+            break
+        tn = xt[ix]
+        if tn > lim or tn >= lim2:
+            break
+    return ix
 
 
 @njit(cache=True)
@@ -1328,51 +1446,12 @@ def run(
             # rows at exactly `lim` still go first
             lim = min(t_q, t_r, t_tm) if quiet else min(t_q, t_r, t_l, t_tm)
             lim2 = min(next_rec, stop)  # rows at or after `lim2` wait
-            while True:
-                r = ev1[xi[ix] - n0] if xi[ix] >= n0 else ev0[xi[ix]]
-                inst = r.instrument
-                k = r.kind
-                effect = _ROW_BOOK_ONLY
-                if acci[inst, AI_OPEN] != 0:
-                    effect = (
-                        _ROW_FULL
-                        if l1
-                        else _row_effect(r, k, acci, inst, ip[inst, IP_BOOKSRC] == 0.0)
-                    )
-                slow = False
-                if effect == _ROW_QUEUE:
-                    # Our level changed size: only queue estimates move (no fill can follow).
-                    old = book_apply_at(books, inst, r.side, r.price, r.qty)
-                    _queue_at_level(inst, r.side, r.price, old, r.qty, ords, oqf, cfg, ctl)
-                elif effect == _ROW_BOOK_ONLY:
-                    # Calls with many array arguments cost more than the book update itself.
-                    if ip[inst, IP_BOOKSRC] == 0.0:
-                        if k <= _K_SNAPSHOT:
-                            book_apply_at(books, inst, r.side, r.price, r.qty)
-                        elif k == _K_CLEAR:
-                            book_clear(books[inst], r.side)
-                    elif k == _K_BBO:
-                        bk = books[inst]
-                        book_clear(bk, 0)
-                        if r.qty > 0:
-                            book_apply(bk, 1, r.price, r.qty)
-                        if r.qty2 > 0:
-                            book_apply(bk, -1, r.price2, r.qty2)
-                else:
-                    tail = ctl[C_RS_TAIL]
-                    _exchange_event(
-                        r, xt[ix], books, ords, oqf, acci, accf, ip, cfg, resps, respf,
-                        lat_r, rng, ctl,
-                    )
-                    # A response (a fill) changes what is due next: re-plan.
-                    slow = ctl[C_RS_TAIL] != tail or ctl[C_ERROR] != 0
-                ix += 1
-                n_events += 1
-                if slow or ix >= nx:
-                    break
-                tn = xt[ix]
-                if tn > lim or tn >= lim2:
-                    break
+            ix0 = ix
+            ix = _exchange_rows(
+                ev0, ev1, xi, xt, ix, lim, lim2, l1, books, ords, oqf, acci, accf, ip, cfg,
+                resps, respf, lat_r, rng, ctl,
+            )  # fmt: skip
+            n_events += ix - ix0
             if ctl[C_ERROR] != 0:
                 reason = W_ERROR
                 break
@@ -1474,6 +1553,15 @@ def run_packed(
     response and state-log capacities, entry and response latency table rows. The order of
     the views matches ``SimCore.__init__``.
     """
+    # Borrowed views (see _borrowed): every array below, and every view taken of them inside
+    # the core, skips numba's atomic reference counting. They all live as long as this call.
+    ev0 = _borrowed(ev0)
+    ev1 = _borrowed(ev1)
+    xi = _borrowed(xi)
+    xt = _borrowed(xt)
+    ibuf = _borrowed(ibuf)
+    fbuf = _borrowed(fbuf)
+    rng = _borrowed(rng)
     n, c1, nl, cl1, m, rc, pc, sc, ke, kr = (
         dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7], dims[8], dims[9]
     )
