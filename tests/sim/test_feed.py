@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from simhelpers import INST
 
+from hftlab.backtest.result import BacktestResult
 from hftlab.errors import EngineError
 from hftlab.events import EVENT_DTYPE
 from hftlab.sim import _feed
@@ -73,14 +74,9 @@ def test_reversed_burst_takes_the_fallback_sort() -> None:
     chunk = np.zeros(n, dtype=EVENT_DTYPE)
     chunk["ts_local"] = 10**9
     chunk["ts_exchange"] = 10**9 - np.arange(n)  # latency grows: times run backwards
-    empty = np.zeros(0, dtype=np.int64)
-    out_i, out_t = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    scr_i, scr_t = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    code, cut, m = _feed.merge_chunk(
-        chunk, 0, 10**9, 1, empty, empty, 0, empty, empty, 0, 0, L.INF,
-        out_i, out_t, scr_i, scr_t, np.empty(n + 1, dtype=np.int64),
-    )  # fmt: skip
-    assert (code, cut, m) == (0, n, n)
+    out_i, out_t, scr_t = (np.empty(n, dtype=np.int64) for _ in range(3))
+    code, row = _feed.sort_chunk(chunk, 10**9, 1, out_i, out_t, scr_t, np.empty(n + 1, np.int64))
+    assert (code, row) == (0, -1)
     assert out_i.tolist() == list(range(n - 1, -1, -1))
     assert np.all(np.diff(out_t) >= 0)
 
@@ -100,3 +96,44 @@ def test_bad_chunk_is_refused_and_changes_nothing(field: str, value: int, messag
         core.feed(bad)
     assert before[0].tolist() == core.xi.tolist() and before[1].tolist() == core.xt.tolist()
     assert before[2:] == (len(core.ev0), len(core.ev1))
+
+
+def _big_market(n: int) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    ev = _rows(rng.integers(0, 3, n).tolist(), rng.integers(0, 2 * WINDOW, n).tolist())
+    ev["kind"] = 1  # depth rows around a fixed touch
+    ev["side"] = np.where(rng.random(n) < 0.5, 1, -1)
+    ev["price"] = np.where(ev["side"] > 0, 100 - rng.integers(0, 5, n), 101 + rng.integers(0, 5, n))
+    ev["qty"] = rng.integers(0, 4, n)
+    return ev
+
+
+def test_engine_prepares_large_chunks_ahead_with_the_same_result() -> None:
+    """Chunks large enough to be sorted on the feed thread give the run one sorted inline."""
+    from hftlab.backtest import run_backtest
+    from hftlab.backtest.engine import _ASYNC_MIN_ROWS
+
+    ev = _big_market(5 * _ASYNC_MIN_ROWS)
+    cfg = SimConfig(reorder_window_ms=WINDOW / 1e6, record_interval_ms=1e-5)  # every 10 ns
+
+    def run(size: int) -> BacktestResult:
+        chunks = [ev[i : i + size] for i in range(0, len(ev), size)]
+        return run_backtest(chunks, None, cfg, instruments=[INST])
+
+    big, small = run(2 * _ASYNC_MIN_ROWS), run(999)
+    assert big.summary["events"] == small.summary["events"] == len(ev)
+    for col in ("ts", "mid"):  # the exchange book, sampled
+        a, b = big.state[col].to_numpy(), small.state[col].to_numpy()
+        assert np.array_equal(a, b, equal_nan=True)
+    assert np.isfinite(big.state["mid"].to_numpy()).sum() > 1000
+
+
+def test_engine_reports_a_bad_chunk_prepared_ahead() -> None:
+    from hftlab.backtest import run_backtest
+    from hftlab.backtest.engine import _ASYNC_MIN_ROWS
+
+    ev = _big_market(3 * _ASYNC_MIN_ROWS)
+    chunks = [ev[: 2 * _ASYNC_MIN_ROWS].copy(), ev[2 * _ASYNC_MIN_ROWS :].copy()]
+    chunks[1]["instrument"][7] = 5
+    with pytest.raises(EngineError, match="index 5 at row 7"):
+        run_backtest(chunks, None, SimConfig(), instruments=[INST])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from hftlab.risk import RiskConfig, RiskManager
 from hftlab.sim import _core
 from hftlab.sim import _layout as L
 from hftlab.sim.config import SimConfig
-from hftlab.sim.core import SimCore
+from hftlab.sim.core import PreparedChunk, SimCore
 from hftlab.strategy import Strategy, Trade
 from hftlab.strategy.context import Context
 
@@ -147,6 +148,49 @@ class _Runner:
             self.states.append((ts, st))
 
 
+_ASYNC_MIN_ROWS = 4096  # smaller chunks are prepared inline: a thread hand-off costs ~50 us
+
+
+class _ChunkFeed:
+    """Chunks for the core, each checked and sorted into exchange order one step ahead.
+
+    The next chunk is prepared (:meth:`SimCore.prepare`, compiled, without the GIL) on a
+    worker thread while the core (also without the GIL) works through the current one, so on
+    two cores the sort costs the run almost nothing. Chunks are pulled from ``chunks`` on the
+    caller's thread, in order, one ahead of the one being fed.
+    """
+
+    def __init__(self, core: SimCore, chunks: Iterator[np.ndarray]) -> None:
+        self.core = core
+        self.chunks = chunks
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hftlab-feed")
+        self.ahead: Future[PreparedChunk] | np.ndarray | None = None
+        self.started = False
+
+    def next(self) -> PreparedChunk | None:
+        """The next chunk, prepared; None at the end of the data."""
+        if not self.started:
+            self.started = True
+            self._pull()
+        ahead = self.ahead
+        if ahead is None:
+            return None
+        # A failed prepare re-raises here, when its chunk is due (not a chunk early).
+        prepared = ahead.result() if isinstance(ahead, Future) else self.core.prepare(ahead)
+        self._pull()
+        return prepared
+
+    def _pull(self) -> None:
+        chunk = next(self.chunks, None)
+        if chunk is not None and len(chunk) >= _ASYNC_MIN_ROWS:
+            self.ahead = self.pool.submit(self.core.prepare, chunk)
+        else:
+            self.ahead = chunk
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run_backtest(
     events: EventStream | Iterable[np.ndarray],
     strategy: Strategy | None,
@@ -202,7 +246,7 @@ def run_backtest(
     runner = _Runner(core, strategy)
     ctx = runner.ctx
     wall0 = time.perf_counter()
-    chunks = iter(events)
+    feed = _ChunkFeed(core, iter(events))
     started = False
     first_ts = None
     # Bound once: this loop runs once per wake-up, and timers are the hot path.
@@ -226,8 +270,9 @@ def run_backtest(
                         on_timer(ctx)
                 continue
             if reason == L.W_NEED_DATA:
-                chunk = next(chunks, None)
-                core.feed(chunk)
+                prepared = feed.next()
+                chunk = None if prepared is None else prepared.chunk
+                core.feed(chunk, prepared)
                 if chunk is not None and len(chunk) and first_ts is None:
                     first_ts = int(chunk["ts_local"][0])
                 if progress is not None:
@@ -294,6 +339,8 @@ def run_backtest(
         raise EngineError(
             f"{where} failed at t={int(core.ctl[L.C_NOW])} ns: {type(exc).__name__}: {exc}"
         ) from exc
+    finally:
+        feed.close()
     wall = time.perf_counter() - wall0
     return build_result(
         core,

@@ -1536,7 +1536,7 @@ def run(
     return reason
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # releases the GIL: the next chunk is prepared meanwhile
 def run_packed(
     ev0: np.ndarray,
     ev1: np.ndarray,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -169,7 +170,9 @@ class SimCore:
         self._last_local = -L.INF
         self._xbufs = [(self.xi, self.xt), (self.xi, self.xt)]  # see feed
         self._xq = 0
-        self._scr_i = self._scr_t = self._counts = np.zeros(0, dtype=np.int64)  # sort scratch
+        # Buffers of prepare(), handed back by feed(); list append/pop are atomic, so a
+        # prepare on another thread can take one.
+        self._sort_bufs: list[tuple[np.ndarray, ...]] = []
         self._gbufs: list[np.ndarray | None] = [None, None]  # see _gather
         self._gq = 0
         ctl[L.C_HORIZON] = -L.INF
@@ -179,8 +182,32 @@ class SimCore:
         self.args += (self.rng,)
 
     # ------------------------------------------------------------------ data
-    def feed(self, chunk: np.ndarray | None) -> None:
+    def prepare(self, chunk: np.ndarray) -> PreparedChunk:
+        """Check ``chunk`` and sort its rows into exchange order, ready for :meth:`feed`.
+
+        Depends on nothing but the chunk and the config, and runs compiled without the GIL:
+        a driver may prepare the next chunk on another thread while :meth:`step` works
+        through the current one (see ``backtest.engine``). :meth:`feed` prepares the chunk
+        itself if not given.
+        """
+        if chunk.dtype != EVENT_DTYPE:
+            raise EngineError(f"chunk dtype {chunk.dtype} is not EVENT_DTYPE")
+        chunk = np.ascontiguousarray(chunk)
+        n = len(chunk)
+        bufs = self._sort_bufs.pop() if self._sort_bufs else None
+        if bufs is None or len(bufs[0]) < n:
+            size = max(n, 65_536)
+            bufs = tuple(np.empty(size + (k == 3), dtype=np.int64) for k in range(4))
+        out_i, out_t, scr_t, counts = bufs
+        code, row = _feed.sort_chunk(
+            chunk, self.window, len(self.instruments), out_i, out_t, scr_t, counts
+        )
+        return PreparedChunk(chunk, int(code), int(row), bufs)
+
+    def feed(self, chunk: np.ndarray | None, prepared: PreparedChunk | None = None) -> None:
         """Append a chunk of :data:`EVENT_DTYPE` rows (ts_local order); ``None`` ends the data.
+
+        ``prepared``: the chunk as returned by :meth:`prepare` (then ``chunk`` is ignored).
 
         Exchange order: each row's exchange time is ``min(ts_exchange, ts_local)`` (negative
         feed latency from unsynced clocks is clamped), raised to ``ts_local - W`` if the feed
@@ -193,18 +220,32 @@ class SimCore:
         not modify a chunk after feeding it.
         """
         ctl = self.ctl
-        if chunk is None:
-            ctl[L.C_FINAL] = 1
-            ctl[L.C_END_T] = self._last_local
-            horizon = L.INF
-            chunk = _EMPTY_EV
-        else:
+        if prepared is None and chunk is not None:
             if chunk.dtype != EVENT_DTYPE:
                 raise EngineError(f"chunk dtype {chunk.dtype} is not EVENT_DTYPE")
             if len(chunk) == 0:
                 return
-            chunk = np.ascontiguousarray(chunk)
+            prepared = self.prepare(chunk)
+        if prepared is None:
+            ctl[L.C_FINAL] = 1
+            ctl[L.C_END_T] = self._last_local
+            horizon = L.INF
+            chunk = _EMPTY_EV
+            new_i = new_t = _EMPTY_I
+        else:
+            chunk = prepared.chunk
+            if len(chunk) == 0:
+                self._sort_bufs.append(prepared.buffers)
+                return
+            code, row = prepared.code, prepared.row
+            if code == 0 and int(chunk["ts_local"][0]) < self._last_local:
+                code, row = 1, 0
+            if code:
+                self._sort_bufs.append(prepared.buffers)
+                self._chunk_error(chunk, code, row)
             horizon = int(chunk["ts_local"][-1]) - self.window
+            new_i = prepared.buffers[0][: len(chunk)]
+            new_t = prepared.buffers[1][: len(chunk)]
         il = int(ctl[L.C_IL])
         ix = int(ctl[L.C_IX])
         ev0, ev1 = self.ev0, self.ev1
@@ -227,17 +268,7 @@ class SimCore:
             out_i = np.empty(max(need, 2 * len(chunk)), dtype=np.int64)
             out_t = np.empty(len(out_i), dtype=np.int64)
             self._xbufs[self._xq] = (out_i, out_t)
-        nsort = len(self._pend_i) + len(chunk)
-        if len(self._scr_i) < nsort:
-            size = max(nsort, 2 * len(chunk))
-            self._scr_i = np.empty(size, dtype=np.int64)
-            self._scr_t = np.empty(size, dtype=np.int64)
-            self._counts = np.empty(size + 1, dtype=np.int64)
-        code, cut, m = _feed.merge_chunk(
-            chunk,
-            self._last_local,
-            self.window,
-            len(self.instruments),
+        cut, m = _feed.merge_chunk(
             self.xi,
             self.xt,
             ix,
@@ -245,15 +276,14 @@ class SimCore:
             self._pend_t,
             k0,
             base,
+            new_i,
+            new_t,
             horizon,
             out_i,
             out_t,
-            self._scr_i,
-            self._scr_t,
-            self._counts,
         )
-        if code:
-            self._chunk_error(chunk, int(code), int(cut))
+        if prepared is not None:
+            self._sort_bufs.append(prepared.buffers)  # free for the next prepare
         if len(chunk):
             self._last_local = int(chunk["ts_local"][-1])
         # The carried rows become ev0: a view of the last chunk when they all lie in it (the
@@ -419,6 +449,16 @@ def _views(buf: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
     return out
 
 
+class PreparedChunk(NamedTuple):
+    """A chunk checked and sorted into exchange order by :meth:`SimCore.prepare`."""
+
+    chunk: np.ndarray
+    code: int  # 0 valid, else the check that failed (see _feed.sort_chunk) at `row`
+    row: int
+    buffers: tuple[np.ndarray, ...]  # (order, times, scratch, counts); order/times sorted
+
+
 _EMPTY_EV = np.zeros(0, dtype=EVENT_DTYPE)
+_EMPTY_I = np.zeros(0, dtype=np.int64)
 _EMPTY_RI = np.zeros((0, L.E_NF), dtype=np.int64)
 _EMPTY_RF = np.zeros((0, L.EF_NF), dtype=np.float64)
