@@ -1,4 +1,4 @@
-"""The engine's inlined response drain takes what ``SimCore.drain_responses`` takes."""
+"""The engine's response drain takes what ``SimCore.drain_responses`` takes, as copies."""
 
 from __future__ import annotations
 

@@ -30,8 +30,6 @@ Progress = Callable[[int], None]
 # Read at every wake-up: module globals are cheaper than L.X.
 _W_TIMER = L.W_TIMER
 _W_NEW_RESPONSES = L.W_NEW_RESPONSES
-_C_RS_DRAIN = L.C_RS_DRAIN
-_C_RS_DELIV = L.C_RS_DELIV
 
 
 def _overrides(strategy: Strategy, name: str) -> bool:
@@ -95,10 +93,6 @@ class _Runner:
         self.on_quote: Callable[..., None] = _noop
         self.on_book: Callable[..., None] = _noop
         self.on_trade: Callable[..., None] = _noop
-        # The response ring, read directly at each drain (see `drain`).
-        self._cm = memoryview(core.ctl)
-        self._resps, self._respf = core.resps, core.respf
-        self._cap = core.resps.shape[0]
         if strategy is not None:
             s = strategy
             self.ctx = Context(core)
@@ -119,28 +113,14 @@ class _Runner:
             self.on_trade = _handler(s, "on_trade")
 
     def drain(self) -> None:
-        """Hand the responses delivered since the last drain to the context and keep copies.
-
-        What ``SimCore.drain_responses`` does, inlined: it runs at most wake-ups of a quoting
-        strategy, and the method call and numpy scalar reads cost more than the copies.
-        """
-        cm = self._cm
-        lo, hi = cm[_C_RS_DRAIN], cm[_C_RS_DELIV]
-        if lo == hi:
-            return
-        cm[_C_RS_DRAIN] = hi
-        cap = self._cap
-        a, b = lo % cap, hi % cap
-        if a < b:  # the usual case: one contiguous stretch of the ring
-            ri, rf = self._resps[a:b].copy(), self._respf[a:b].copy()
-        else:
-            idx = np.arange(lo, hi) % cap
-            ri, rf = self._resps[idx], self._respf[idx]
-        self.responses.append((ri, rf))
-        ctx = self.ctx
-        if ctx is not None:
-            self.callback = "on_order_update/on_fill"
-            ctx._apply_responses(ri, rf, self.on_fill, self.on_update)
+        """Hand the responses delivered since the last drain to the context and keep copies."""
+        ri, rf = self.core.drain_responses()
+        if ri.shape[0]:
+            self.responses.append((ri, rf))
+            ctx = self.ctx
+            if ctx is not None:
+                self.callback = "on_order_update/on_fill"
+                ctx._apply_responses(ri, rf, self.on_fill, self.on_update)
 
     def drain_states(self) -> None:
         ts, st = self.core.drain_states()

@@ -399,10 +399,13 @@ class SimCore:
 
     # -------------------------------------------------------------- outputs
     def drain_responses(self) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the responses delivered since the last drain (int and float columns)."""
-        ctl = self.ctl
-        lo, hi = int(ctl[L.C_RS_DRAIN]), int(ctl[L.C_RS_DELIV])
-        ctl[L.C_RS_DRAIN] = hi
+        """Copies of the responses delivered since the last drain (int and float columns).
+
+        Runs at most wake-ups of a quoting strategy: scalars go through the memoryview.
+        """
+        cm = self._cm
+        lo, hi = cm[L.C_RS_DRAIN], cm[L.C_RS_DELIV]
+        cm[L.C_RS_DRAIN] = hi
         if lo == hi:
             return _EMPTY_RI, _EMPTY_RF
         a, b = lo % _RESP_CAP, hi % _RESP_CAP
