@@ -14,12 +14,16 @@ from conftest import BTC, ETH, depth_columns, trade_columns
 from hftlab.data.store import Store
 from hftlab.events import EVENT_DTYPE, Channel
 
+# Peaks come from the child's own VmHWM: its ru_maxrss would start at pytest's peak (a child
+# spawned with vfork inherits the parent's high-water mark at exec), hiding any growth.
 READER = r"""
-import json, resource, sys
+import json, sys
 import numpy as np
 from hftlab.data.store import Store
+def peak_kib():
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 store = Store(sys.argv[1])
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = None
 rows = 0
 checksum = 0
 last = -2**63
@@ -29,7 +33,9 @@ for chunk in store.events():
     last = int(ts[-1])
     rows += len(chunk)
     checksum += int(chunk["qty"].sum())
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if base is None:  # the runtime (numba's compiler, Arrow's pools) is up after one chunk
+        base = peak_kib()
+peak = peak_kib()
 print(json.dumps({"rows": rows, "base_kib": base, "peak_kib": peak, "checksum": checksum}))
 """
 
