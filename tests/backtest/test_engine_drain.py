@@ -1,4 +1,4 @@
-"""The engine's response drain takes what ``SimCore.drain_responses`` takes, as copies."""
+"""The engine's response drain logs what ``SimCore.drain_responses`` takes, as copies."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hftlab.backtest import run_backtest
-from hftlab.backtest.engine import _Runner
+from hftlab.backtest.engine import RowLog, _Runner
 from hftlab.data.synthetic import synthesize_events
 from hftlab.events import Instrument
 from hftlab.sim import _layout as L
@@ -42,8 +42,7 @@ def test_drain_matches_the_core(wrap: bool, with_ctx: bool) -> None:
     if with_ctx:
         runner.ctx = Context(core)
     runner.drain()
-    assert len(runner.responses) == 1
-    ri, rf = runner.responses[0]
+    ri, rf = runner.resp_i.rows(), runner.resp_f.rows()
     np.testing.assert_array_equal(ri, ref_ri)
     np.testing.assert_array_equal(rf, ref_rf)
     assert ri.shape == (hi - lo, L.E_NF)
@@ -54,7 +53,24 @@ def test_drain_matches_the_core(wrap: bool, with_ctx: bool) -> None:
     if with_ctx:
         assert runner.ctx is not None and runner.ctx._n_resp == hi - lo
     runner.drain()  # nothing new
-    assert len(runner.responses) == 1
+    assert len(runner.resp_i) == len(runner.resp_f) == hi - lo
+
+
+@pytest.mark.parametrize("sizes", [[0], [1], [4095, 1, 1], [4096], [5000, 3000, 9000], [1] * 70])
+def test_row_log_keeps_rows_in_order_across_blocks(sizes: list[int]) -> None:
+    log = RowLog(3, np.int64)
+    parts = []
+    start = 0
+    for k in sizes:
+        part = np.arange(start, start + 3 * k, dtype=np.int64).reshape(k, 3)
+        start += 3 * k
+        log.extend(part)
+        part[:] = -1  # the log holds copies
+        parts.append(np.arange(start - 3 * k, start, dtype=np.int64).reshape(k, 3))
+    expected = np.concatenate(parts)
+    assert len(log) == expected.shape[0]
+    np.testing.assert_array_equal(log.rows(), expected)
+    assert log.rows().shape == (expected.shape[0], 3)
 
 
 class _Reacting(Strategy):

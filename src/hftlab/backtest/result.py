@@ -131,11 +131,10 @@ def _qtys(core: SimCore, lots: np.ndarray, inst: np.ndarray) -> np.ndarray:
 
 def _orders_table(
     core: SimCore,
-    responses: list[tuple[np.ndarray, np.ndarray]],
+    ri: np.ndarray,
+    rf: np.ndarray,
     sent: list[tuple[int, int, int, int, int, int, int, int]],
 ) -> pa.Table:
-    ri = np.concatenate([r for r, _ in responses]) if responses else np.zeros((0, L.E_NF), np.int64)
-    rf = np.concatenate([f for _, f in responses]) if responses else np.zeros((0, L.EF_NF))
     s = np.array(sent, dtype=np.int64).reshape(-1, 8)
     n_r, n_s = ri.shape[0], s.shape[0]
     # Chronological merge: a request sent after k responses were handled goes after them.
@@ -168,8 +167,8 @@ def _orders_table(
         "cash_delta": np.concatenate([np.zeros(n_s), rf[:, L.EF_CASH_DELTA]]),
         "reason": np.concatenate([np.zeros(n_s, np.int64), ri[:, L.E_REASON]]),
     }
-    cols = {k: v[order] for k, v in cols.items()}
-    _ = n_r
+    for k in cols:  # one column at a time: each unsorted copy is freed as the next is made
+        cols[k] = cols[k][order]
     return pa.table(
         {
             "ts_local": pa.array(cols["ts_local"], pa.int64()),
@@ -233,7 +232,8 @@ def _max_drawdown(equity: np.ndarray) -> float:
 
 def build_result(
     core: SimCore,
-    responses: list[tuple[np.ndarray, np.ndarray]],
+    resp_i: np.ndarray,
+    resp_f: np.ndarray,
     states: list[tuple[np.ndarray, np.ndarray]],
     sent: list[tuple[int, int, int, int, int, int, int, int]],
     *,
@@ -244,7 +244,7 @@ def build_result(
     run_info: dict[str, Any],
     risk: RiskManager | None = None,
 ) -> BacktestResult:
-    orders = _orders_table(core, responses, sent)
+    orders = _orders_table(core, resp_i, resp_f, sent)
     fills = orders.filter(pc.equal(orders["event"], "fill")).drop_columns(
         ["status", "filled", "qty", "price", "reason"]
     )
