@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hftlab.backtest import run_backtest
-from hftlab.backtest.engine import RowLog, _Runner
+from hftlab.backtest.engine import ResponseLog, _Runner
 from hftlab.data.synthetic import synthesize_events
 from hftlab.events import Instrument
 from hftlab.sim import _layout as L
@@ -42,7 +42,7 @@ def test_drain_matches_the_core(wrap: bool, with_ctx: bool) -> None:
     if with_ctx:
         runner.ctx = Context(core)
     runner.drain()
-    ri, rf = runner.resp_i.rows(), runner.resp_f.rows()
+    ri, rf = runner.responses.arrays()
     np.testing.assert_array_equal(ri, ref_ri)
     np.testing.assert_array_equal(rf, ref_rf)
     assert ri.shape == (hi - lo, L.E_NF)
@@ -53,24 +53,31 @@ def test_drain_matches_the_core(wrap: bool, with_ctx: bool) -> None:
     if with_ctx:
         assert runner.ctx is not None and runner.ctx._n_resp == hi - lo
     runner.drain()  # nothing new
-    assert len(runner.resp_i) == len(runner.resp_f) == hi - lo
+    assert runner.responses.rows == hi - lo
 
 
-@pytest.mark.parametrize("sizes", [[0], [1], [4095, 1, 1], [4096], [5000, 3000, 9000], [1] * 70])
-def test_row_log_keeps_rows_in_order_across_blocks(sizes: list[int]) -> None:
-    log = RowLog(3, np.int64)
-    parts = []
+@pytest.mark.parametrize("sizes", [[], [0], [1], [3] * 511, [3] * 512, [2] * 513, [1, 7] * 700])
+def test_response_log_keeps_every_row_in_order(sizes: list[int]) -> None:
+    log = ResponseLog()
+    expected_i, expected_f = [], []
     start = 0
     for k in sizes:
-        part = np.arange(start, start + 3 * k, dtype=np.int64).reshape(k, 3)
-        start += 3 * k
-        log.extend(part)
-        part[:] = -1  # the log holds copies
-        parts.append(np.arange(start - 3 * k, start, dtype=np.int64).reshape(k, 3))
-    expected = np.concatenate(parts)
-    assert len(log) == expected.shape[0]
-    np.testing.assert_array_equal(log.rows(), expected)
-    assert log.rows().shape == (expected.shape[0], 3)
+        ri = np.arange(start, start + k * L.E_NF, dtype=np.int64).reshape(k, L.E_NF)
+        rf = ri[:, : L.EF_NF].astype(np.float64) / 2
+        start += k * L.E_NF
+        expected_i.append(ri.copy())
+        expected_f.append(rf.copy())
+        log.add(ri, rf)
+        assert len(log.pending) < ResponseLog.BATCH
+    ri, rf = log.arrays()
+    assert ri.shape == (sum(sizes), L.E_NF) and rf.shape == (sum(sizes), L.EF_NF)
+    assert log.rows == sum(sizes)
+    if sizes:
+        np.testing.assert_array_equal(ri, np.concatenate(expected_i))
+        np.testing.assert_array_equal(rf, np.concatenate(expected_f))
+    # Reading does not consume: more rows go after the ones already read.
+    log.add(np.ones((2, L.E_NF), np.int64), np.ones((2, L.EF_NF)))
+    assert log.arrays()[0].shape[0] == sum(sizes) + 2
 
 
 class _Reacting(Strategy):

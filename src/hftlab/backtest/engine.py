@@ -79,39 +79,48 @@ def _noop(*args: object) -> None:
     """Stands in for a callback the strategy is not subscribed to (never called)."""
 
 
-class RowLog:
-    """Rows of a fixed width appended in blocks: a run's order events without one small array
-    (and ~1 KB of allocator bookkeeping) per drain, and without regrowing one big array."""
+class ResponseLog:
+    """Every response of a run, as the core's ring rows (int and float columns).
 
-    BLOCK_ROWS = 4096
+    A drain adds a pair of small copies; every ``BATCH`` drains they are joined into one block,
+    so a long run holds a few large arrays, not one pair per drain with ~1 KB of allocator
+    bookkeeping each. Adding stays a list append: it runs at strategy wake-ups.
+    """
 
-    def __init__(self, width: int, dtype: type) -> None:
-        self.width = width
-        self.dtype = np.dtype(dtype)
-        self.blocks: list[np.ndarray] = []
-        self.used = self.BLOCK_ROWS  # rows used in the last block (a full block: none yet)
+    BATCH = 512
 
-    def __len__(self) -> int:
-        return (len(self.blocks) - 1) * self.BLOCK_ROWS + self.used if self.blocks else 0
+    def __init__(self) -> None:
+        self.pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self.blocks: list[tuple[np.ndarray, np.ndarray]] = []
+        self.rows = 0
 
-    def extend(self, rows: np.ndarray) -> None:
-        """Append copies of ``rows`` (shape ``(k, width)``)."""
-        k = rows.shape[0]
-        i = 0
-        while i < k:
-            if self.used == self.BLOCK_ROWS:
-                self.blocks.append(np.empty((self.BLOCK_ROWS, self.width), self.dtype))
-                self.used = 0
-            take = min(k - i, self.BLOCK_ROWS - self.used)
-            self.blocks[-1][self.used : self.used + take] = rows[i : i + take]
-            self.used += take
-            i += take
+    def add(self, ri: np.ndarray, rf: np.ndarray) -> None:
+        """Keep ``ri``/``rf`` (copies the log now owns)."""
+        self.rows += ri.shape[0]
+        pending = self.pending
+        pending.append((ri, rf))
+        if len(pending) >= self.BATCH:
+            self._join()
 
-    def rows(self) -> np.ndarray:
-        """All rows, in one new array."""
+    def _join(self) -> None:
+        if self.pending:
+            self.blocks.append(
+                (
+                    np.concatenate([ri for ri, _ in self.pending]),
+                    np.concatenate([rf for _, rf in self.pending]),
+                )
+            )
+            self.pending = []
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """All rows so far, each column group in one new array."""
+        self._join()
         if not self.blocks:
-            return np.zeros((0, self.width), self.dtype)
-        return np.concatenate([*self.blocks[:-1], self.blocks[-1][: self.used]])
+            return np.zeros((0, L.E_NF), np.int64), np.zeros((0, L.EF_NF), np.float64)
+        return (
+            np.concatenate([ri for ri, _ in self.blocks]),
+            np.concatenate([rf for _, rf in self.blocks]),
+        )
 
 
 class _Runner:
@@ -119,8 +128,7 @@ class _Runner:
         self.core = core
         self.strategy = strategy
         self.ctx: Context | None = None
-        self.resp_i = RowLog(L.E_NF, np.int64)  # every response, as the core's ring rows
-        self.resp_f = RowLog(L.EF_NF, np.float64)
+        self.responses = ResponseLog()
         self.states: list[tuple[np.ndarray, np.ndarray]] = []
         self.callback = ""
         self.on_fill: Callable[..., None] | None = None
@@ -150,11 +158,9 @@ class _Runner:
 
     def drain(self) -> None:
         """Log the responses delivered since the last drain and hand them to the context."""
-        # Views of the ring are enough: the core does not run again before this returns.
-        ri, rf = self.core.drain_responses(copy=False)
+        ri, rf = self.core.drain_responses()
         if ri.shape[0]:
-            self.resp_i.extend(ri)
-            self.resp_f.extend(rf)
+            self.responses.add(ri, rf)
             ctx = self.ctx
             if ctx is not None:
                 self.callback = "on_order_update/on_fill"
@@ -346,9 +352,9 @@ def run_backtest(
         # Responses still in flight when the data ended: log them (no callbacks) so the order
         # log accounts for every fill the exchange made.
         core.ctl[L.C_RS_DELIV] = core.ctl[L.C_RS_TAIL]
-        ri, rf = core.drain_responses(copy=False)
-        runner.resp_i.extend(ri)
-        runner.resp_f.extend(rf)
+        ri, rf = core.drain_responses()
+        if ri.shape[0]:
+            runner.responses.add(ri, rf)
         runner.drain_states()
     except HftlabError:
         raise
@@ -362,8 +368,7 @@ def run_backtest(
     wall = time.perf_counter() - wall0
     return build_result(
         core,
-        runner.resp_i.rows(),
-        runner.resp_f.rows(),
+        *runner.responses.arrays(),
         runner.states,
         ctx.sent if ctx is not None else [],
         first_ts=first_ts,

@@ -398,12 +398,10 @@ class SimCore:
         self._cm[L.C_TIMER] = max(int(at), self._cm[L.C_NOW])
 
     # -------------------------------------------------------------- outputs
-    def drain_responses(self, *, copy: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """The responses delivered since the last drain (int and float columns).
+    def drain_responses(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the responses delivered since the last drain (int and float columns).
 
-        Copies by default; with ``copy=False`` usually views of the response ring, valid only
-        until the core runs again (it reuses the slots). Runs at most wake-ups of a quoting
-        strategy: scalars go through the memoryview.
+        Runs at most wake-ups of a quoting strategy: scalars go through the memoryview.
         """
         cm = self._cm
         lo, hi = cm[L.C_RS_DRAIN], cm[L.C_RS_DELIV]
@@ -412,9 +410,7 @@ class SimCore:
             return _EMPTY_RI, _EMPTY_RF
         a, b = lo % _RESP_CAP, hi % _RESP_CAP
         if a < b:  # the usual case: one contiguous stretch of the ring
-            if copy:
-                return self.resps[a:b].copy(), self.respf[a:b].copy()
-            return self.resps[a:b], self.respf[a:b]
+            return self.resps[a:b].copy(), self.respf[a:b].copy()
         idx = np.arange(lo, hi) % _RESP_CAP
         return self.resps[idx], self.respf[idx]
 
