@@ -2,8 +2,10 @@
 
 Run: ``python bench/risk_overhead.py [--events N]``. Prints figures; asserts nothing.
 
-1. Per wake-up: ``RiskManager.on_book`` around a no-op ``on_book``, minus the bare call
-   (what every subscribed wake-up pays, with no rule and with every rule on but far away).
+1. Per wake-up: what the engine calls for ``on_book`` (``RiskManager.handler``: the strategy's
+   own method when no rule is on, else the manager's wrapper) around a no-op ``on_book``, minus
+   the bare call (what every subscribed wake-up pays, with no rule and with every rule on but
+   far away).
 2. Per new order: ``ctx.buy`` through the gate (no rule; position + notional + rate rules on,
    with 2 orders open), minus the ungated path.
 3. Whole runs over the synthetic market: a strategy woken at every book change, wrapped with
@@ -61,9 +63,13 @@ def main() -> None:
     for name, cfg in (("default", RiskConfig()), ("all rules, loose", LOOSE)):
         mgr = RiskManager(BookWatcher(), cfg)
         mgr.on_start(ctx)
-        wrapped = _ns(lambda m=mgr: m.on_book(ctx, 0))
+        call = mgr.handler("on_book")
+        kind = "strategy's own" if mgr.transparent else "wrapper"
+        wrapped = _ns(lambda call=call: call(ctx, 0))
         added = wrapped - bare
-        print(f"   {name:18s} wrapped {wrapped:6.0f}  bare {bare:6.0f}  added {added:6.0f}")
+        print(
+            f"   {name:18s} {kind:15s} {wrapped:6.0f}  bare {bare:6.0f}  added {added:6.0f}"
+        )
 
     print("2. per new order through the gate (ns, includes the core's submit)")
     for name, cfg in (("no gate", None), ("default", RiskConfig()), ("all rules, loose", LOOSE)):
