@@ -53,7 +53,7 @@ def test_drain_matches_the_core(wrap: bool, with_ctx: bool) -> None:
     if with_ctx:
         assert runner.ctx is not None and runner.ctx._n_resp == hi - lo
     runner.drain()  # nothing new
-    assert runner.responses.rows == hi - lo
+    assert len(runner.responses) == hi - lo
 
 
 @pytest.mark.parametrize("sizes", [[], [0], [1], [3] * 511, [3] * 512, [2] * 513, [1, 7] * 700])
@@ -71,7 +71,7 @@ def test_response_log_keeps_every_row_in_order(sizes: list[int]) -> None:
         assert len(log.pending) < ResponseLog.BATCH
     ri, rf = log.arrays()
     assert ri.shape == (sum(sizes), L.E_NF) and rf.shape == (sum(sizes), L.EF_NF)
-    assert log.rows == sum(sizes)
+    assert len(log) == sum(sizes)
     if sizes:
         np.testing.assert_array_equal(ri, np.concatenate(expected_i))
         np.testing.assert_array_equal(rf, np.concatenate(expected_f))

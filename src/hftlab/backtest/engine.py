@@ -92,11 +92,14 @@ class ResponseLog:
     def __init__(self) -> None:
         self.pending: list[tuple[np.ndarray, np.ndarray]] = []
         self.blocks: list[tuple[np.ndarray, np.ndarray]] = []
-        self.rows = 0
+
+    def __len__(self) -> int:
+        return sum(ri.shape[0] for ri, _ in self.blocks) + sum(
+            ri.shape[0] for ri, _ in self.pending
+        )
 
     def add(self, ri: np.ndarray, rf: np.ndarray) -> None:
         """Keep ``ri``/``rf`` (copies the log now owns)."""
-        self.rows += ri.shape[0]
         pending = self.pending
         pending.append((ri, rf))
         if len(pending) >= self.BATCH:
