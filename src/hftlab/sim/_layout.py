@@ -1,56 +1,69 @@
 """Column indices and codes shared by the compiled core and its Python wrappers.
 
-Plain module-level ints: numba freezes them as compile-time constants.
+Plain module-level ints: numba freezes them as compile-time constants. The codes that mean
+something outside the core (time in force, status, events, reasons, liquidity, request kinds,
+wake-up reasons) are taken from the public enums of :mod:`hftlab.vocab`; the rest is the
+core's private buffer layout.
 """
 
 from __future__ import annotations
 
+from hftlab.vocab import (
+    Liquidity,
+    OrderEvent,
+    OrderStatus,
+    RejectReason,
+    RequestKind,
+    TimeInForce,
+    WakeReason,
+)
+
 INF = 9_223_372_036_854_775_807  # int64 max: "never"
 
 # ---------------------------------------------------------------- order types (time in force)
-TIF_GTC = 0
-TIF_POST_ONLY = 1
-TIF_IOC = 2
-TIF_MARKET = 3
+TIF_GTC = int(TimeInForce.GTC)
+TIF_POST_ONLY = int(TimeInForce.POST_ONLY)
+TIF_IOC = int(TimeInForce.IOC)
+TIF_MARKET = int(TimeInForce.MARKET)
 
 # ---------------------------------------------------------------- order status
-ST_PENDING = 0  # local only: sent, not yet acknowledged
-ST_NEW = 1
-ST_PARTIAL = 2
-ST_FILLED = 3
-ST_CANCELED = 4
-ST_REJECTED = 5
-ST_EXPIRED = 6
+ST_PENDING = int(OrderStatus.PENDING)  # local only: sent, not yet acknowledged
+ST_NEW = int(OrderStatus.NEW)
+ST_PARTIAL = int(OrderStatus.PARTIALLY_FILLED)
+ST_FILLED = int(OrderStatus.FILLED)
+ST_CANCELED = int(OrderStatus.CANCELED)
+ST_REJECTED = int(OrderStatus.REJECTED)
+ST_EXPIRED = int(OrderStatus.EXPIRED)
 
 # ---------------------------------------------------------------- order events (responses)
-EV_ACCEPTED = 1
-EV_FILL = 2
-EV_CANCELED = 3
-EV_REJECTED = 4
-EV_EXPIRED = 5
-EV_MODIFIED = 6
-EV_CANCEL_REJECTED = 7
-EV_MODIFY_REJECTED = 8
+EV_ACCEPTED = int(OrderEvent.ACCEPTED)
+EV_FILL = int(OrderEvent.FILL)
+EV_CANCELED = int(OrderEvent.CANCELED)
+EV_REJECTED = int(OrderEvent.REJECTED)
+EV_EXPIRED = int(OrderEvent.EXPIRED)
+EV_MODIFIED = int(OrderEvent.MODIFIED)
+EV_CANCEL_REJECTED = int(OrderEvent.CANCEL_REJECTED)
+EV_MODIFY_REJECTED = int(OrderEvent.MODIFY_REJECTED)
 
 # ---------------------------------------------------------------- reject reasons
-RJ_NONE = 0
-RJ_POST_ONLY = 1  # a post-only order (or a modify) would have crossed the book
-RJ_SELF_TRADE = 2  # the order would rest through our own opposite order
-RJ_UNKNOWN_ORDER = 3  # cancel/modify of an order no longer open (filled, cancelled): lost race
-RJ_BAD_QTY = 4
-RJ_BAD_PRICE = 5
-RJ_TOO_MANY_ORDERS = 6
-RJ_WOULD_CROSS = 7  # a modify to a price that would cross
+RJ_NONE = int(RejectReason.NONE)
+RJ_POST_ONLY = int(RejectReason.POST_ONLY)
+RJ_SELF_TRADE = int(RejectReason.SELF_TRADE)
+RJ_UNKNOWN_ORDER = int(RejectReason.UNKNOWN_ORDER)
+RJ_BAD_QTY = int(RejectReason.BAD_QTY)
+RJ_BAD_PRICE = int(RejectReason.BAD_PRICE)
+RJ_TOO_MANY_ORDERS = int(RejectReason.TOO_MANY_ORDERS)
+RJ_WOULD_CROSS = int(RejectReason.WOULD_CROSS)
 
 # ---------------------------------------------------------------- liquidity
-LIQ_NONE = 0
-LIQ_MAKER = 1
-LIQ_TAKER = 2
+LIQ_NONE = int(Liquidity.NONE)
+LIQ_MAKER = int(Liquidity.MAKER)
+LIQ_TAKER = int(Liquidity.TAKER)
 
 # ---------------------------------------------------------------- request kinds
-RQ_NEW = 1
-RQ_CANCEL = 2
-RQ_MODIFY = 3
+RQ_NEW = int(RequestKind.NEW)
+RQ_CANCEL = int(RequestKind.CANCEL)
+RQ_MODIFY = int(RequestKind.MODIFY)
 
 # ---------------------------------------------------------------- exchange-side order table
 O_ID = 0
@@ -195,15 +208,15 @@ C_NSLOT = 33  # order slots in use are all below this (high-water mark)
 C_NF = 34
 
 # ---------------------------------------------------------------- wake-up reasons
-W_NEED_DATA = 1
-W_END = 2
-W_TIMER = 3
-W_QUOTE = 4
-W_TRADE = 5
-W_BOOK = 6
-W_ORDER = 7
-W_LOG_FULL = 8
-W_ERROR = 9
+W_NEED_DATA = int(WakeReason.NEED_DATA)
+W_END = int(WakeReason.END)
+W_TIMER = int(WakeReason.TIMER)
+W_QUOTE = int(WakeReason.QUOTE)
+W_TRADE = int(WakeReason.TRADE)
+W_BOOK = int(WakeReason.BOOK)
+W_ORDER = int(WakeReason.ORDER)
+W_LOG_FULL = int(WakeReason.LOG_FULL)
+W_ERROR = int(WakeReason.ERROR)
 # Added to the reason :func:`run` returns when responses were delivered since the last drain.
 W_NEW_RESPONSES = 256
 
