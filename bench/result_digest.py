@@ -100,11 +100,14 @@ def main() -> None:
     import hftlab
 
     print(f"# hftlab from {Path(hftlab.__file__).parent}", file=sys.stderr)
-    lines = _runs(
-        synth_store(args.cache, args.events),
-        "synth",
-        ["quoter", "as", "glft"],
-        {"interval_ms": 100.0, "size": 0.001},
+    synth = synth_store(args.cache, args.events)
+    lines = _runs(synth, "synth", ["quoter", "as", "glft"], {"interval_ms": 100.0, "size": 0.001})
+    # Online intensity: the strategy is woken at every quote change and trade.
+    lines += _runs(
+        synth,
+        "synth-online",
+        ["as"],
+        {"interval_ms": 100.0, "size": 0.001, "intensity": "online", "intensity_refit_s": 5.0},
     )
     if args.real is not None:
         from hftlab.data.importers import import_files

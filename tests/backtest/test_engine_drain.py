@@ -1,4 +1,4 @@
-"""The engine's response drain logs what ``SimCore.drain_responses`` takes, as copies."""
+"""The session's response drain logs what ``SimCore.drain_responses`` takes, as copies."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from hftlab.backtest import run_backtest
-from hftlab.backtest.engine import ResponseLog, _Runner
 from hftlab.data.synthetic import synthesize_events
+from hftlab.engine import ResponseLog, RunRecorder, Session
 from hftlab.events import Instrument
 from hftlab.sim import _layout as L
 from hftlab.sim.config import Fees, LatencyModel, SimConfig
@@ -18,9 +18,8 @@ from hftlab.strategy.context import Context
 INST = Instrument(venue="t", symbol="X", tick_size=0.1, lot_size=0.001)
 
 
-def _core(lo: int, hi: int) -> SimCore:
-    """A core whose response ring holds distinct rows, delivered from ``lo`` to ``hi``."""
-    core = SimCore([INST], SimConfig())
+def _fill_ring(core: SimCore, lo: int, hi: int) -> SimCore:
+    """Give ``core``'s response ring distinct rows, delivered from ``lo`` to ``hi``."""
     n = core.resps.shape[0]
     core.resps[:] = np.arange(n * L.E_NF, dtype=np.int64).reshape(n, L.E_NF)
     core.resps[:, L.E_ID] = -1  # no local order: the context skips them
@@ -36,13 +35,12 @@ def _core(lo: int, hi: int) -> SimCore:
 def test_drain_matches_the_core(wrap: bool, with_ctx: bool) -> None:
     cap = SimCore([INST], SimConfig()).resps.shape[0]
     lo, hi = (cap - 3, cap + 2) if wrap else (5, 9)
-    ref_ri, ref_rf = _core(lo, hi).drain_responses()
-    core = _core(lo, hi)
-    runner = _Runner(core, None)
-    if with_ctx:
-        runner.ctx = Context(core)
-    runner.drain()
-    ri, rf = runner.responses.arrays()
+    ref_ri, ref_rf = _fill_ring(SimCore([INST], SimConfig()), lo, hi).drain_responses()
+    sink = RunRecorder()
+    session = Session([INST], Strategy() if with_ctx else None, SimConfig(), sink=sink)
+    core = _fill_ring(session.core, lo, hi)
+    session._drain()
+    ri, rf = sink.responses.arrays()
     np.testing.assert_array_equal(ri, ref_ri)
     np.testing.assert_array_equal(rf, ref_rf)
     assert ri.shape == (hi - lo, L.E_NF)
@@ -51,9 +49,9 @@ def test_drain_matches_the_core(wrap: bool, with_ctx: bool) -> None:
     core.resps[:] = 0
     np.testing.assert_array_equal(ri, ref_ri)
     if with_ctx:
-        assert runner.ctx is not None and runner.ctx._n_resp == hi - lo
-    runner.drain()  # nothing new
-    assert len(runner.responses) == hi - lo
+        assert session.ctx is not None and session.ctx._n_resp == hi - lo
+    session._drain()  # nothing new
+    assert len(sink.responses) == hi - lo
 
 
 @pytest.mark.parametrize("sizes", [[], [0], [1], [3] * 511, [3] * 512, [2] * 513, [1, 7] * 700])

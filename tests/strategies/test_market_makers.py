@@ -23,6 +23,7 @@ from hftlab.strategies.avellaneda_stoikov import (
     time_to_horizon,
 )
 from hftlab.strategies.glft import Glft, glft_coefficients, glft_depths
+from hftlab.strategy import Trade
 from hftlab.strategy.context import Context
 
 SIZE = 0.001  # 10 lots of synth/BTCUSDT
@@ -204,10 +205,36 @@ def test_position_cap_stops_quoting_a_side(run, make) -> None:  # type: ignore[n
     assert np.abs(pos).max() >= cap - 1e-12  # and the cap is reached (weak skew)
 
 
+class _CountingAS(AS):
+    """Counts the market-data callbacks the engine delivers."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.n_trades = self.n_quotes = 0
+
+    def on_trade(self, ctx: Context, trade: Trade) -> None:
+        self.n_trades += 1
+        super().on_trade(ctx, trade)
+
+    def on_quote(self, ctx: Context, instrument: int) -> None:
+        self.n_quotes += 1
+        super().on_quote(ctx, instrument)
+
+
+def test_online_intensity_subscribes_to_trades_and_quotes_only_then(run) -> None:  # type: ignore[no-untyped-def]
+    """Online calibration declares quote and trade subscriptions; fixed A, k declares none, so
+    nothing but its timer wakes it although the class has ``on_trade``/``on_quote``."""
+    online = _CountingAS(_CountingAS.make_config({"size": SIZE, "intensity": "online"}))
+    fixed = _CountingAS(_CountingAS.make_config({"size": SIZE}))
+    run(online)
+    run(fixed)
+    assert online.n_trades > 100 and online.n_quotes > 100
+    assert fixed.n_trades == fixed.n_quotes == 0
+
+
 def test_online_intensity_refits(run) -> None:  # type: ignore[no-untyped-def]
     s = _as(intensity="online", intensity_window_s=60.0, intensity_refit_s=5.0, a=1.0, k=9.0)
-    assert type(s).on_trade is not AvellanedaStoikov.on_trade  # subscribed to trades
-    assert type(s).__name__ == "AS" and isinstance(s, AS)
+    assert type(s) is AS  # no hidden subclass: subscriptions are declared in on_start
     res = run(s)
     assert res.fills.num_rows > 0
     st = s.stats()
@@ -215,8 +242,6 @@ def test_online_intensity_refits(run) -> None:  # type: ignore[no-untyped-def]
     assert s.last_fit is not None and s.last_fit.n_trades > 0
     assert (st["a"], st["k"]) != (1.0, 9.0)  # moved from the prior
     assert st["a"] == s.last_fit.a and st["k"] == s.last_fit.k
-    # fixed intensity: no per-trade callbacks at all
-    assert type(_as()).on_trade is AvellanedaStoikov.on_trade
 
 
 def test_microprice_fair_value_from_file(run, synth_events, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

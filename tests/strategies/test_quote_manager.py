@@ -58,6 +58,15 @@ class Pegger(Strategy):
         self.qm = QuoteManager(0, levels=self.levels, **self.qm_kw)
         self.book = ctx.book(0)
         self.rng = np.random.default_rng(3)
+        # Watch the requests on their way to the session's sink.
+        self.sent: list[tuple[int, ...]] = []
+        to_sink = ctx._log_request
+
+        def log_request(row: tuple[int, int, int, int, int, int, int, int]) -> None:
+            self.sent.append(row)
+            to_sink(row)
+
+        ctx._log_request = log_request
         ctx.every(100 * MS)
 
     def on_timer(self, ctx: Context) -> None:
@@ -73,9 +82,9 @@ class Pegger(Strategy):
         slot = self.qm.orders(1)[0]
         live = slot.price_ticks if slot is not None and slot.status != 0 else None
         was_idle = slot is not None and not self.qm.busy(1)
-        n_sent = len(ctx.sent)
+        n_sent = len(self.sent)
         self.qm.set_side(ctx, 1, bids, sizes, self.levels)
-        kinds = [row[3] for row in ctx.sent[n_sent:] if slot is not None and row[1] == slot.id]
+        kinds = [row[3] for row in self.sent[n_sent:] if slot is not None and row[1] == slot.id]
         # only a live order that is still the level's order after the call is comparable
         same = slot is not None and self.qm.orders(1)[0] is slot and slot.is_open
         self.trace.append(

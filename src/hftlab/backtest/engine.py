@@ -1,4 +1,8 @@
-"""The backtest driver: stream chunks into the sim core, wake the strategy, record results."""
+"""The backtest driver: stream chunks from the store into a :class:`~hftlab.engine.Session`.
+
+The session owns the dispatch of wake-ups to the strategy; this module only feeds it (each
+chunk checked and sorted one step ahead on a worker thread) and builds the result.
+"""
 
 from __future__ import annotations
 
@@ -6,51 +10,27 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hftlab.backtest.result import BacktestResult, build_result
+from hftlab.backtest.result import BacktestResult
 from hftlab.data.store import EventStream
-from hftlab.errors import ConfigError, EngineError, HftlabError
+from hftlab.engine.session import Session
+from hftlab.engine.sink import RunRecorder
+from hftlab.errors import EngineError
 from hftlab.events import Channel, Instrument
-from hftlab.risk import RiskConfig, RiskManager
-from hftlab.sim import _core
-from hftlab.sim import _layout as L
+from hftlab.risk import RiskConfig
 from hftlab.sim.config import SimConfig
 from hftlab.sim.core import PreparedChunk, SimCore
-from hftlab.strategy import Strategy, Trade
-from hftlab.strategy.context import Context
+from hftlab.strategy import Strategy
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 
-# Read at every wake-up: module globals are cheaper than L.X.
-_W_TIMER = L.W_TIMER
-_W_NEW_RESPONSES = L.W_NEW_RESPONSES
-
-
-def _overrides(strategy: Strategy, name: str) -> bool:
-    """Whether to deliver callback ``name``: what the class overrides, or what a wrapper (the
-    risk manager) says through ``wants_callback(name)``."""
-    wants = getattr(strategy, "wants_callback", None)
-    if wants is not None:
-        return bool(wants(name))
-    return getattr(type(strategy), name) is not getattr(Strategy, name)
-
-
-def core_is_compiled() -> bool:
-    """True if the compiled core is in numba's on-disk cache (a run will not compile)."""
-    try:
-        cache_path = Path(_core.run._cache._cache_path)  # type: ignore[attr-defined]
-        line = _core.run.py_func.__code__.co_firstlineno
-    except AttributeError:  # pragma: no cover - numba internals moved
-        return True
-    # numba names the index after the function and its line; it must be newer than the source.
-    source = Path(_core.__file__).stat().st_mtime
-    return any(p.stat().st_mtime >= source for p in cache_path.glob(f"_core.run-{line}.*.nbi"))
+#: True if the compiled core is in numba's on-disk cache (a run will not compile).
+core_is_compiled = SimCore.is_compiled
 
 
 def book_sources(stream: EventStream) -> list[bool]:
@@ -63,116 +43,6 @@ def book_sources(stream: EventStream) -> list[bool]:
         and Channel.BBO in chans[(i.venue, i.symbol)]
         for i in stream.instruments
     ]
-
-
-def _handler(strategy: Strategy, name: str) -> Callable[..., None]:
-    """The callable to deliver callback ``name`` to: a wrapper's choice through
-    ``handler(name)`` (a risk manager with every rule off hands out the strategy's own
-    methods, sparing a forwarding frame per wake-up), else the bound method."""
-    handler = getattr(strategy, "handler", None)
-    if handler is not None:
-        return handler(name)
-    return getattr(strategy, name)
-
-
-def _noop(*args: object) -> None:
-    """Stands in for a callback the strategy is not subscribed to (never called)."""
-
-
-class ResponseLog:
-    """Every response of a run, as the core's ring rows (int and float columns).
-
-    A drain adds a pair of small copies; every ``BATCH`` drains they are joined into one block,
-    so a long run holds a few large arrays, not one pair per drain with ~1 KB of allocator
-    bookkeeping each. Adding stays a list append: it runs at strategy wake-ups.
-    """
-
-    BATCH = 512
-
-    def __init__(self) -> None:
-        self.pending: list[tuple[np.ndarray, np.ndarray]] = []
-        self.blocks: list[tuple[np.ndarray, np.ndarray]] = []
-
-    def __len__(self) -> int:
-        return sum(ri.shape[0] for ri, _ in self.blocks) + sum(
-            ri.shape[0] for ri, _ in self.pending
-        )
-
-    def add(self, ri: np.ndarray, rf: np.ndarray) -> None:
-        """Keep ``ri``/``rf`` (copies the log now owns)."""
-        pending = self.pending
-        pending.append((ri, rf))
-        if len(pending) >= self.BATCH:
-            self._join()
-
-    def _join(self) -> None:
-        if self.pending:
-            self.blocks.append(
-                (
-                    np.concatenate([ri for ri, _ in self.pending]),
-                    np.concatenate([rf for _, rf in self.pending]),
-                )
-            )
-            self.pending = []
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """All rows so far, each column group in one new array."""
-        self._join()
-        if not self.blocks:
-            return np.zeros((0, L.E_NF), np.int64), np.zeros((0, L.EF_NF), np.float64)
-        return (
-            np.concatenate([ri for ri, _ in self.blocks]),
-            np.concatenate([rf for _, rf in self.blocks]),
-        )
-
-
-class _Runner:
-    def __init__(self, core: SimCore, strategy: Strategy | None) -> None:
-        self.core = core
-        self.strategy = strategy
-        self.ctx: Context | None = None
-        self.responses = ResponseLog()
-        self.states: list[tuple[np.ndarray, np.ndarray]] = []
-        self.callback = ""
-        self.on_fill: Callable[..., None] | None = None
-        self.on_update: Callable[..., None] | None = None
-        self.on_timer: Callable[..., None] = _noop
-        self.on_quote: Callable[..., None] = _noop
-        self.on_book: Callable[..., None] = _noop
-        self.on_trade: Callable[..., None] = _noop
-        if strategy is not None:
-            s = strategy
-            self.ctx = Context(core)
-            ctl = core.ctl
-            ctl[L.C_SUB_QUOTE] = int(_overrides(s, "on_quote"))
-            ctl[L.C_SUB_TRADE] = int(_overrides(s, "on_trade"))
-            ctl[L.C_SUB_BOOK] = int(_overrides(s, "on_book"))
-            ctl[L.C_SUB_ORDER] = (
-                2 if _overrides(s, "on_order_update") else (1 if _overrides(s, "on_fill") else 0)
-            )
-            self.on_fill = _handler(s, "on_fill") if _overrides(s, "on_fill") else None
-            self.on_update = (
-                _handler(s, "on_order_update") if _overrides(s, "on_order_update") else None
-            )
-            self.on_timer = _handler(s, "on_timer")
-            self.on_quote = _handler(s, "on_quote")
-            self.on_book = _handler(s, "on_book")
-            self.on_trade = _handler(s, "on_trade")
-
-    def drain(self) -> None:
-        """Log the responses delivered since the last drain and hand them to the context."""
-        ri, rf = self.core.drain_responses()
-        if ri.shape[0]:
-            self.responses.add(ri, rf)
-            ctx = self.ctx
-            if ctx is not None:
-                self.callback = "on_order_update/on_fill"
-                ctx._apply_responses(ri, rf, self.on_fill, self.on_update)
-
-    def drain_states(self) -> None:
-        ts, st = self.core.drain_states()
-        if ts.size:
-            self.states.append((ts, st))
 
 
 _ASYNC_MIN_ROWS = 4096  # smaller chunks are prepared inline: a thread hand-off costs ~50 us
@@ -253,131 +123,29 @@ def run_backtest(
         Anything failing inside the run, including an exception raised by the strategy
         (named with its callback and the simulated time). A run never ends early silently.
     """
-    config = config or SimConfig()
-    inner = strategy
-    manager: RiskManager | None = None
-    if isinstance(strategy, RiskManager):
-        if risk is not None:
-            raise ConfigError("pass risk= or a RiskManager-wrapped strategy, not both")
-        manager, inner = strategy, strategy.strategy
-    elif strategy is not None:
-        manager = RiskManager(strategy, risk)
-    strategy = manager
     if isinstance(events, EventStream):
         instruments = events.instruments
         if book_from_bbo is None:
             book_from_bbo = book_sources(events)
     if instruments is None:
         raise EngineError("run_backtest needs `instruments` when events is not an EventStream")
-    core = SimCore(instruments, config, book_from_bbo=book_from_bbo, local=strategy is not None)
-    runner = _Runner(core, strategy)
-    ctx = runner.ctx
+    recorder = RunRecorder()
+    session = Session(
+        instruments, strategy, config, book_from_bbo=book_from_bbo, risk=risk, sink=recorder
+    )
     wall0 = time.perf_counter()
-    feed = _ChunkFeed(core, iter(events))
-    started = False
-    first_ts = None
-    # Bound once: this loop runs once per wake-up, and timers are the hot path.
-    step = _core.run_packed  # called directly, not through SimCore.step
-    drain = runner.drain
-    due_timers = ctx._due_timers if ctx is not None else lambda: 0
-    on_timer = runner.on_timer
+    feed = _ChunkFeed(session.core, iter(events))
     try:
-        while True:
-            reason = step(*core.args)
-            if reason >= _W_NEW_RESPONSES:
-                reason -= _W_NEW_RESPONSES
-                drain()
-            if reason == _W_TIMER:  # only a strategy's context sets timers
-                runner.callback = "on_timer"
-                n = due_timers()
-                if n == 1:
-                    on_timer(ctx)
-                else:
-                    for _ in range(n):
-                        on_timer(ctx)
+        while (prepared := feed.next()) is not None:
+            if len(prepared.chunk) == 0:
                 continue
-            if reason == L.W_NEED_DATA:
-                prepared = feed.next()
-                chunk = None if prepared is None else prepared.chunk
-                core.feed(chunk, prepared)
-                if chunk is not None and len(chunk) and first_ts is None:
-                    first_ts = int(chunk["ts_local"][0])
-                if progress is not None:
-                    progress(core.events_processed)
-                if not started and chunk is not None and len(chunk) and strategy is not None:
-                    started = True
-                    core.ctl[L.C_NOW] = first_ts
-                    runner.callback = "on_start"
-                    strategy.on_start(ctx)
-                continue
-            if reason == L.W_END:
-                break
-            if reason == L.W_LOG_FULL:
-                runner.drain_states()
-                continue
-            if reason == L.W_ERROR:
-                core.raise_error()
-            if strategy is None:
-                continue
-            assert ctx is not None
-            if reason == L.W_QUOTE:
-                runner.callback = "on_quote"
-                runner.on_quote(ctx, int(core.ctl[L.C_R_INST]))
-            elif reason == L.W_TRADE:
-                runner.callback = "on_trade"
-                row = core.row(int(core.ctl[L.C_R_IDX]))
-                inst = int(row["instrument"])
-                tn, td = ctx._ticks[inst]
-                ln, ld = ctx._lots[inst]
-                runner.on_trade(
-                    ctx,
-                    Trade(
-                        inst,
-                        int(row["side"]),
-                        int(row["price"]) * tn / td,
-                        int(row["qty"]) * ln / ld,
-                        int(row["ts_exchange"]),
-                        int(row["ts_local"]),
-                    ),
-                )
-            elif reason == L.W_BOOK:
-                runner.callback = "on_book"
-                runner.on_book(ctx, int(core.ctl[L.C_R_INST]))
-            # W_ORDER: the callbacks already ran in drain()
-        end_t = int(core.ctl[L.C_END_T])
-        if end_t > -L.INF and config.record_interval_ms > 0:
-            runner.drain_states()
-            core.record_now(end_t)
-        if strategy is not None and started:
-            runner.callback = "on_stop"
-            strategy.on_stop(ctx)
-            runner.drain()
-        # Responses still in flight when the data ended: log them (no callbacks) so the order
-        # log accounts for every fill the exchange made.
-        core.ctl[L.C_RS_DELIV] = core.ctl[L.C_RS_TAIL]
-        ri, rf = core.drain_responses()
-        if ri.shape[0]:
-            runner.responses.add(ri, rf)
-        runner.drain_states()
-    except HftlabError:
-        raise
-    except Exception as exc:
-        where = f"strategy {type(inner).__name__}.{runner.callback}" if strategy else "engine"
-        raise EngineError(
-            f"{where} failed at t={int(core.ctl[L.C_NOW])} ns: {type(exc).__name__}: {exc}"
-        ) from exc
+            if not session.started:
+                session.start(int(prepared.chunk["ts_local"][0]))
+            session.feed(prepared)
+            if progress is not None:
+                progress(session.core.events_processed)
+        session.finish()
     finally:
         feed.close()
     wall = time.perf_counter() - wall0
-    return build_result(
-        core,
-        *runner.responses.arrays(),
-        runner.states,
-        ctx.sent if ctx is not None else [],
-        first_ts=first_ts,
-        wall_seconds=wall,
-        config=config,
-        strategy=inner,
-        run_info=run_info or {},
-        risk=manager,
-    )
+    return recorder.result(session, wall_seconds=wall, run_info=run_info)

@@ -1,15 +1,8 @@
 """The result of a backtest: state series, order events, fills, summary; a Parquet run folder.
 
-Run folder layout::
-
-    RUN/state.parquet    ts, instrument, symbol, mid, position, cash, fees, equity, our quotes
-    RUN/orders.parquet   every request sent and every order event, with both clocks
-    RUN/fills.parquet    the fills (a subset of the order events, with cash and fee)
-    RUN/risk.parquet     risk triggers: ts_local, instrument, rule, action, value, limit, detail
-    RUN/summary.json     per-instrument and total figures, and "risk" (deterministic)
-    RUN/run.json         config, strategy, wall-clock performance (differs between runs)
-
-Everything but ``run.json`` is bit-identical for equal data, config and seed.
+The files and their schemas are defined once in :mod:`hftlab.runfolder` (the analytics reader
+imports the same). Everything but ``run.json`` is bit-identical for equal data, config and
+seed.
 """
 
 from __future__ import annotations
@@ -26,47 +19,21 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hftlab.risk import RISK_SCHEMA, risk_summary
-from hftlab.sim import _layout as L
+from hftlab.runfolder import (
+    EVENT_LABELS,
+    FILLS_DROPPED,
+    LIQUIDITY_LABELS,
+    REASON_LABELS,
+    STATUS_LABELS,
+)
+from hftlab.sim.core import response_columns, state_columns
+from hftlab.vocab import OrderStatus
 
 if TYPE_CHECKING:
     from hftlab.risk import RiskManager
     from hftlab.sim.config import SimConfig
     from hftlab.sim.core import SimCore
     from hftlab.strategy import Strategy
-
-EVENT_NAMES = {
-    L.EV_ACCEPTED: "accepted",
-    L.EV_FILL: "fill",
-    L.EV_CANCELED: "canceled",
-    L.EV_REJECTED: "rejected",
-    L.EV_EXPIRED: "expired",
-    L.EV_MODIFIED: "modified",
-    L.EV_CANCEL_REJECTED: "cancel_rejected",
-    L.EV_MODIFY_REJECTED: "modify_rejected",
-    100 + L.RQ_NEW: "sent_new",
-    100 + L.RQ_CANCEL: "sent_cancel",
-    100 + L.RQ_MODIFY: "sent_modify",
-}
-STATUS_NAMES = {
-    L.ST_PENDING: "pending",
-    L.ST_NEW: "new",
-    L.ST_PARTIAL: "partially_filled",
-    L.ST_FILLED: "filled",
-    L.ST_CANCELED: "canceled",
-    L.ST_REJECTED: "rejected",
-    L.ST_EXPIRED: "expired",
-}
-REASON_NAMES = {
-    L.RJ_NONE: "",
-    L.RJ_POST_ONLY: "post_only_would_cross",
-    L.RJ_SELF_TRADE: "self_trade",
-    L.RJ_UNKNOWN_ORDER: "unknown_order",
-    L.RJ_BAD_QTY: "bad_qty",
-    L.RJ_BAD_PRICE: "bad_price",
-    L.RJ_TOO_MANY_ORDERS: "too_many_orders",
-    L.RJ_WOULD_CROSS: "would_cross",
-}
-LIQ_NAMES = {L.LIQ_NONE: "", L.LIQ_MAKER: "maker", L.LIQ_TAKER: "taker"}
 
 
 @dataclass
@@ -136,36 +103,35 @@ def _orders_table(
     sent: list[tuple[int, int, int, int, int, int, int, int]],
 ) -> pa.Table:
     s = np.array(sent, dtype=np.int64).reshape(-1, 8)
+    r = response_columns(ri, rf)
     n_r, n_s = ri.shape[0], s.shape[0]
     # Chronological merge: a request sent after k responses were handled goes after them.
-    ts_local = np.concatenate([s[:, 0], ri[:, L.E_TS_LOCAL]])
+    ts_local = np.concatenate([s[:, 0], r["ts_local"]])
     pos = np.concatenate([2 * s[:, 7] - 1, 2 * np.arange(n_r)])
     order = np.lexsort((np.arange(n_s + n_r), pos))
-    inst = np.concatenate([s[:, 2], ri[:, L.E_INST]]).astype(np.int64)
-    ev = np.concatenate([100 + s[:, 3], ri[:, L.E_EVENT]])
-    ts_exch = np.concatenate([np.full(n_s, -1, np.int64), ri[:, L.E_TS_EXCH]])
-    status = np.concatenate([np.full(n_s, L.ST_PENDING, np.int64), ri[:, L.E_STATUS]])
+    inst = np.concatenate([s[:, 2], r["instrument"]]).astype(np.int64)
+    ev = np.concatenate([100 + s[:, 3], r["event"]])  # OrderEvent.SENT_* = 100 + RequestKind
+    ts_exch = np.concatenate([np.full(n_s, -1, np.int64), r["ts_exchange"]])
+    pending = int(OrderStatus.PENDING)
+    status = np.concatenate([np.full(n_s, pending, np.int64), r["status"]])
+    zeros = np.zeros(n_s, np.int64)
     cols = {
         "ts_local": ts_local,
         "ts_exchange": ts_exch,
-        "order_id": np.concatenate([s[:, 1], ri[:, L.E_ID]]),
+        "order_id": np.concatenate([s[:, 1], r["order_id"]]),
         "instrument": inst.astype(np.int32),
         "event": ev,
         "status": status,
-        "side": np.concatenate([s[:, 4], ri[:, L.E_SIDE]]).astype(np.int8),
-        "price": _prices(core, np.concatenate([s[:, 5], ri[:, L.E_PRICE]]), inst),
-        "qty": _qtys(core, np.concatenate([s[:, 6], ri[:, L.E_QTY]]), inst),
-        "filled": _qtys(core, np.concatenate([np.zeros(n_s, np.int64), ri[:, L.E_FILLED]]), inst),
-        "last_qty": _qtys(
-            core, np.concatenate([np.zeros(n_s, np.int64), ri[:, L.E_LAST_QTY]]), inst
-        ),
-        "last_price": _prices(
-            core, np.concatenate([np.zeros(n_s, np.int64), ri[:, L.E_LAST_PRICE]]), inst
-        ),
-        "liquidity": np.concatenate([np.zeros(n_s, np.int64), ri[:, L.E_LIQ]]),
-        "fee": np.concatenate([np.zeros(n_s), rf[:, L.EF_FEE]]),
-        "cash_delta": np.concatenate([np.zeros(n_s), rf[:, L.EF_CASH_DELTA]]),
-        "reason": np.concatenate([np.zeros(n_s, np.int64), ri[:, L.E_REASON]]),
+        "side": np.concatenate([s[:, 4], r["side"]]).astype(np.int8),
+        "price": _prices(core, np.concatenate([s[:, 5], r["price_ticks"]]), inst),
+        "qty": _qtys(core, np.concatenate([s[:, 6], r["qty_lots"]]), inst),
+        "filled": _qtys(core, np.concatenate([zeros, r["filled_lots"]]), inst),
+        "last_qty": _qtys(core, np.concatenate([zeros, r["last_qty_lots"]]), inst),
+        "last_price": _prices(core, np.concatenate([zeros, r["last_price_ticks"]]), inst),
+        "liquidity": np.concatenate([zeros, r["liquidity"]]),
+        "fee": np.concatenate([np.zeros(n_s), r["fee"]]),
+        "cash_delta": np.concatenate([np.zeros(n_s), r["cash_delta"]]),
+        "reason": np.concatenate([zeros, r["reason"]]),
     }
     for k in cols:  # one column at a time: each unsorted copy is freed as the next is made
         cols[k] = cols[k][order]
@@ -176,18 +142,18 @@ def _orders_table(
             "order_id": pa.array(cols["order_id"], pa.int64()),
             "instrument": pa.array(cols["instrument"], pa.int32()),
             "symbol": _symbols(core, cols["instrument"]),
-            "event": _names(cols["event"], EVENT_NAMES),
-            "status": _names(cols["status"], STATUS_NAMES),
+            "event": _names(cols["event"], EVENT_LABELS),
+            "status": _names(cols["status"], STATUS_LABELS),
             "side": pa.array(cols["side"], pa.int8()),
             "price": cols["price"],
             "qty": cols["qty"],
             "filled": cols["filled"],
             "last_qty": cols["last_qty"],
             "last_price": cols["last_price"],
-            "liquidity": _names(cols["liquidity"], LIQ_NAMES),
+            "liquidity": _names(cols["liquidity"], LIQUIDITY_LABELS),
             "fee": cols["fee"],
             "cash_delta": cols["cash_delta"],
-            "reason": _names(cols["reason"], REASON_NAMES),
+            "reason": _names(cols["reason"], REASON_LABELS),
         }
     )
 
@@ -201,24 +167,23 @@ def _names(codes: np.ndarray, names: dict[int, str]) -> pa.Array:
 
 
 def _state_table(core: SimCore, states: list[tuple[np.ndarray, np.ndarray]]) -> pa.Table:
-    ts = np.concatenate([t for t, _ in states]) if states else np.zeros(0, np.int64)
-    st = np.concatenate([s for _, s in states]) if states else np.zeros((0, L.S_NF))
-    inst = st[:, L.S_INST].astype(np.int64)
+    c = state_columns(states)
+    inst = c["instrument"]
     return pa.table(
         {
-            "ts": pa.array(ts, pa.int64()),
+            "ts": pa.array(c["ts"], pa.int64()),
             "instrument": pa.array(inst.astype(np.int32), pa.int32()),
             "symbol": _symbols(core, inst),
-            "mid": st[:, L.S_MID],
-            "position": st[:, L.S_POS],
-            "cash": st[:, L.S_CASH],
-            "fees": st[:, L.S_FEES],
-            "equity": st[:, L.S_EQUITY],
-            "bid": st[:, L.S_BID],
-            "ask": st[:, L.S_ASK],
-            "bid_qty": st[:, L.S_BID_QTY],
-            "ask_qty": st[:, L.S_ASK_QTY],
-            "notional": st[:, L.S_NOTIONAL],
+            "mid": c["mid"],
+            "position": c["position"],
+            "cash": c["cash"],
+            "fees": c["fees"],
+            "equity": c["equity"],
+            "bid": c["bid"],
+            "ask": c["ask"],
+            "bid_qty": c["bid_qty"],
+            "ask_qty": c["ask_qty"],
+            "notional": c["notional"],
         }
     )
 
@@ -245,9 +210,7 @@ def build_result(
     risk: RiskManager | None = None,
 ) -> BacktestResult:
     orders = _orders_table(core, resp_i, resp_f, sent)
-    fills = orders.filter(pc.equal(orders["event"], "fill")).drop_columns(
-        ["status", "filled", "qty", "price", "reason"]
-    )
+    fills = orders.filter(pc.equal(orders["event"], "fill")).drop_columns(list(FILLS_DROPPED))
     state = _state_table(core, states)
     events = core.events_processed
     per: dict[str, Any] = {}
@@ -257,22 +220,23 @@ def build_result(
     for i, inst in enumerate(core.instruments):
         mask = st_inst == i
         eq = eq_all[mask]
-        last_state[i] = eq[-1] if eq.size else float(core.accf[i, L.AF_CASH])
+        acc = core.account(i)
+        last_state[i] = eq[-1] if eq.size else acc.cash
         ev = orders["event"].to_numpy(zero_copy_only=False)
         oi = orders["instrument"].to_numpy()
         liq = orders["liquidity"].to_numpy(zero_copy_only=False)
         lot = inst.lot_ratio[0] / inst.lot_ratio[1]
         per[inst.key] = {
-            "position": float(core.acci[i, L.AI_POS] * lot),
-            "cash": float(core.accf[i, L.AF_CASH]),
-            "fees": float(core.accf[i, L.AF_FEES]),
+            "position": float(acc.position_lots * lot),
+            "cash": acc.cash,
+            "fees": acc.fees,
             "equity": float(last_state[i]),
             "max_drawdown": _max_drawdown(eq),
-            "fills": int(core.acci[i, L.AI_NFILLS]),
+            "fills": acc.fills,
             "maker_fills": int(np.sum((oi == i) & (liq == "maker"))),
             "taker_fills": int(np.sum((oi == i) & (liq == "taker"))),
-            "volume": float(core.acci[i, L.AI_VOL] * lot),
-            "notional": float(core.accf[i, L.AF_NOTIONAL]),
+            "volume": float(acc.volume_lots * lot),
+            "notional": acc.notional,
             "orders_sent": int(np.sum((oi == i) & (ev == "sent_new"))),
             "rejected": int(np.sum((oi == i) & (ev == "rejected"))),
             "canceled": int(np.sum((oi == i) & (ev == "canceled"))),
@@ -285,7 +249,7 @@ def build_result(
     summary = {
         "events": events,
         "first_ts": first_ts,
-        "last_ts": int(core.ctl[L.C_END_T]) if core.ctl[L.C_END_T] > -L.INF else None,
+        "last_ts": core.end_time,
         "strategy": None if strategy is None else type(strategy).__qualname__,
         "instruments": per,
         "risk": risk.summary() if risk is not None else risk_summary([], False, None),

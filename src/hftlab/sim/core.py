@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from pathlib import Path
+from typing import ClassVar, Final, NamedTuple
 
 import numpy as np
 
@@ -181,6 +182,29 @@ class SimCore:
         self.args = (self.ev0, self.ev1, self.xi, self.xt, self.ibuf, self.fbuf, self.dims)
         self.args += (self.rng,)
 
+    # Flat int views for the hot scalar reads of drivers and the strategy Context (a
+    # memoryview read is ~25 ns; a property ~60 ns): :attr:`control` at these offsets...
+    NOW: ClassVar[int] = L.C_NOW  # the local clock
+    TIMER: ClassVar[int] = L.C_TIMER  # the next timer, INF if none
+    # ...and :attr:`accounts` at ``inst * ACCOUNT_STRIDE + LOCAL_POSITION``: the position in
+    # lots as the strategy knows it (from the fills delivered).
+    ACCOUNT_STRIDE: ClassVar[int] = L.AI_NF
+    LOCAL_POSITION: ClassVar[int] = L.AI_LPOS
+
+    @property
+    def control(self) -> memoryview:
+        """Flat int64 memoryview of the control block (offsets :attr:`NOW`, :attr:`TIMER`)."""
+        return self._cm
+
+    @property
+    def accounts(self) -> memoryview:
+        """Flat int64 memoryview of the accounts (see :attr:`LOCAL_POSITION`)."""
+        return self._am
+
+    def local_book(self, inst: int) -> np.ndarray:
+        """The strategy's (local-time) book of ``inst``: the array layout of :mod:`hftlab.book`."""
+        return self.lbooks[inst]
+
     # ------------------------------------------------------------------ data
     def prepare(self, chunk: np.ndarray) -> PreparedChunk:
         """Check ``chunk`` and sort its rows into exchange order, ready for :meth:`feed`.
@@ -246,6 +270,19 @@ class SimCore:
             horizon = int(chunk["ts_local"][-1]) - self.window
             new_i = prepared.buffers[0][: len(chunk)]
             new_t = prepared.buffers[1][: len(chunk)]
+        self._merge(chunk, new_i, new_t, horizon, prepared)
+
+    def _merge(
+        self,
+        chunk: np.ndarray,
+        new_i: np.ndarray,
+        new_t: np.ndarray,
+        horizon: int,
+        prepared: PreparedChunk | None,
+    ) -> None:
+        """Queue ``chunk``'s rows (sorted as ``new_*``) for the exchange, releasing those
+        before ``horizon``; carry the rows a cursor has not reached."""
+        ctl = self.ctl
         il = int(ctl[L.C_IL])
         ix = int(ctl[L.C_IX])
         ev0, ev1 = self.ev0, self.ev1
@@ -302,6 +339,33 @@ class SimCore:
         ctl[L.C_HORIZON] = horizon
         self.args = (ev0, chunk, self.xi, self.xt, self.ibuf, self.fbuf, self.dims, self.rng)
 
+    def advance(self, now: int) -> None:
+        """Promise that no row with ``ts_local < now`` will be fed: time moves on without data.
+
+        Rows held back for the reorder window are released to the exchange up to
+        ``now - W``, and timers, responses and requests due before that horizon become due,
+        as if an empty chunk stamped ``now`` had arrived. A live driver calls it on the wall
+        clock (or on event time, deterministically) so timers keep firing through a quiet
+        feed; a later chunk must then start at ``ts_local >= now``. Does nothing once the
+        data has ended or if ``now`` is not past the last time fed.
+        """
+        now = int(now)
+        ctl = self.ctl
+        if ctl[L.C_FINAL] or now <= self._last_local:
+            return
+        self._last_local = now
+        self._merge(_EMPTY_EV, _EMPTY_I, _EMPTY_I, now - self.window, None)
+
+    @property
+    def horizon(self) -> int:
+        """Nothing at or after this time is processed before more data (or time) arrives."""
+        return int(self.ctl[L.C_HORIZON])
+
+    @property
+    def last_fed(self) -> int:
+        """The latest ``ts_local`` fed or advanced to (``-(2**63 - 1)`` before any)."""
+        return self._last_local
+
     def _gather(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``a + b`` in one of two reused buffers (``a`` may be a view of the other).
 
@@ -353,6 +417,98 @@ class SimCore:
             L.ERR_ORDER_TABLE_FULL: "the order table is full",
         }.get(code, f"error code {code}")
         raise EngineError(f"simulation core failed: {what}")
+
+    # ------------------------------------------------------------ driving
+    #: The compiled step: ``step_kernel(*core.args)`` runs until the next wake-up and returns
+    #: its :class:`~hftlab.vocab.WakeReason`, plus :data:`NEW_RESPONSES` when responses were
+    #: delivered since the last drain. For drivers on a hot path (``engine.Session``); others
+    #: call :meth:`step`.
+    step_kernel = staticmethod(_core.run_packed)
+
+    def subscribe(self, *, quotes: bool, trades: bool, book: bool, orders: int) -> None:
+        """What wakes the strategy: best bid/ask changes, trades, any book change, and order
+        responses (``orders``: 0 never, 1 when a fill is delivered, 2 every response).
+
+        Read at every step: a change applies from the next one. Unsubscribed local rows take
+        the core's fast path (book update only).
+        """
+        if orders not in (0, 1, 2):
+            raise EngineError(f"orders subscription must be 0, 1 or 2, got {orders!r}")
+        ctl = self.ctl
+        ctl[L.C_SUB_QUOTE] = int(bool(quotes))
+        ctl[L.C_SUB_TRADE] = int(bool(trades))
+        ctl[L.C_SUB_BOOK] = int(bool(book))
+        ctl[L.C_SUB_ORDER] = int(orders)
+
+    def start(self, t0: int) -> None:
+        """Set the local clock to ``t0`` (the strategy's ``now`` in ``on_start``)."""
+        self.ctl[L.C_NOW] = int(t0)
+
+    def flush_in_flight(self) -> None:
+        """Count every response still travelling to the strategy as delivered (without
+        updating the strategy's view): at the end of the data, so that the next
+        :meth:`drain_responses` logs every fill the exchange made."""
+        self.ctl[L.C_RS_DELIV] = self.ctl[L.C_RS_TAIL]
+
+    @property
+    def wake_instrument(self) -> int:
+        """The instrument of the local row that caused the last quote/book/trade wake-up."""
+        return self._cm[L.C_R_INST]
+
+    def wake_trade(self) -> tuple[int, int, int, int, int, int]:
+        """The trade behind the last trade wake-up: ``(instrument, aggressor side, price
+        ticks, qty lots, ts_exchange, ts_local)``."""
+        r = self.row(self._cm[L.C_R_IDX])
+        return (
+            int(r["instrument"]),
+            int(r["side"]),
+            int(r["price"]),
+            int(r["qty"]),
+            int(r["ts_exchange"]),
+            int(r["ts_local"]),
+        )
+
+    @property
+    def end_time(self) -> int | None:
+        """The last ``ts_local`` of the data once it has ended, else None."""
+        t = int(self.ctl[L.C_END_T])
+        return t if t > -L.INF else None
+
+    @property
+    def recording(self) -> bool:
+        """True if state samples are recorded (``record_interval_ms > 0``)."""
+        return int(self.ctl[L.C_REC_INT]) > 0
+
+    def account(self, inst: int) -> Account:
+        """Exchange-side account of ``inst`` (the truth, not the strategy's view)."""
+        a, f = self.acci[inst], self.accf[inst]
+        return Account(
+            position_lots=int(a[L.AI_POS]),
+            fills=int(a[L.AI_NFILLS]),
+            volume_lots=int(a[L.AI_VOL]),
+            cash=float(f[L.AF_CASH]),
+            fees=float(f[L.AF_FEES]),
+            notional=float(f[L.AF_NOTIONAL]),
+        )
+
+    def data_times(self, inst: int) -> tuple[int, int]:
+        """``(ts_exchange, ts_local)`` of the last row the strategy's view applied on
+        ``inst`` (``-(2**63 - 1)`` both before any)."""
+        a = self.acci
+        return int(a[inst, L.AI_LTSX]), int(a[inst, L.AI_LTSL])
+
+    @staticmethod
+    def is_compiled() -> bool:
+        """True if the compiled loop is in numba's on-disk cache (a run will not compile)."""
+        try:
+            cache_path = Path(_core.run._cache._cache_path)  # type: ignore[attr-defined]
+            line = _core.run.py_func.__code__.co_firstlineno
+        except AttributeError:  # pragma: no cover - numba internals moved
+            return True
+        # numba names the index after the function and its line; it must be newer than the
+        # source.
+        source = Path(_core.__file__).stat().st_mtime
+        return any(p.stat().st_mtime >= source for p in cache_path.glob(f"_core.run-{line}.*.nbi"))
 
     # -------------------------------------------------------------- requests
     @property
@@ -450,6 +606,107 @@ def _views(buf: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
         out.append(buf[o : o + k].reshape(sh))
         o += k
     return out
+
+
+class Account(NamedTuple):
+    """One instrument's exchange-side account (see :meth:`SimCore.account`)."""
+
+    position_lots: int
+    fills: int
+    volume_lots: int  # traded lots, both sides
+    cash: float  # quote currency (the coin for inverse contracts), fees included
+    fees: float
+    notional: float  # traded notional, quote currency
+
+
+class ResponseField:
+    """Column offsets of a response row, for code that reads rows one at a time (the
+    strategy Context at every wake-up): ``ri, rf = core.drain_responses()``, then
+    ``ri[k, ResponseField.ORDER_ID]`` … and ``rf[k, ResponseField.FEE]``. Prices are ticks,
+    quantities lots; codes are :mod:`hftlab.vocab` enums. Whole columns by name:
+    :func:`response_columns`."""
+
+    TS_EXCHANGE: Final = L.E_TS_EXCH
+    TS_LOCAL: Final = L.E_TS_LOCAL
+    ORDER_ID: Final = L.E_ID
+    INSTRUMENT: Final = L.E_INST
+    SIDE: Final = L.E_SIDE
+    PRICE: Final = L.E_PRICE
+    QTY: Final = L.E_QTY
+    FILLED: Final = L.E_FILLED
+    STATUS: Final = L.E_STATUS  # OrderStatus
+    EVENT: Final = L.E_EVENT  # OrderEvent
+    LAST_QTY: Final = L.E_LAST_QTY
+    LAST_PRICE: Final = L.E_LAST_PRICE
+    LIQUIDITY: Final = L.E_LIQ  # Liquidity
+    REASON: Final = L.E_REASON  # RejectReason
+    # float part
+    FEE: Final = L.EF_FEE
+    CASH_DELTA: Final = L.EF_CASH_DELTA  # signed change of cash from a fill, fee excluded
+
+
+_RESPONSE_INT_COLUMNS: Final = (
+    ("ts_exchange", L.E_TS_EXCH),
+    ("ts_local", L.E_TS_LOCAL),
+    ("order_id", L.E_ID),
+    ("instrument", L.E_INST),
+    ("side", L.E_SIDE),
+    ("price_ticks", L.E_PRICE),
+    ("qty_lots", L.E_QTY),
+    ("filled_lots", L.E_FILLED),
+    ("status", L.E_STATUS),
+    ("event", L.E_EVENT),
+    ("last_qty_lots", L.E_LAST_QTY),
+    ("last_price_ticks", L.E_LAST_PRICE),
+    ("liquidity", L.E_LIQ),
+    ("reason", L.E_REASON),
+)
+_STATE_COLUMNS: Final = (
+    ("instrument", L.S_INST),
+    ("mid", L.S_MID),
+    ("position", L.S_POS),
+    ("cash", L.S_CASH),
+    ("fees", L.S_FEES),
+    ("equity", L.S_EQUITY),
+    ("bid", L.S_BID),  # our best resting bid (price), NaN if none
+    ("ask", L.S_ASK),
+    ("bid_qty", L.S_BID_QTY),  # our open size at that price
+    ("ask_qty", L.S_ASK_QTY),
+    ("notional", L.S_NOTIONAL),
+)
+
+
+def empty_responses() -> tuple[np.ndarray, np.ndarray]:
+    """A block of no responses (the shapes :meth:`SimCore.drain_responses` returns)."""
+    return np.zeros((0, L.E_NF), np.int64), np.zeros((0, L.EF_NF), np.float64)
+
+
+def response_columns(ri: np.ndarray, rf: np.ndarray) -> dict[str, np.ndarray]:
+    """Response rows (as drained) as named columns (views): ``ts_exchange``, ``ts_local``,
+    ``order_id``, ``instrument``, ``side``, ``price_ticks``, ``qty_lots``, ``filled_lots``,
+    ``status``, ``event``, ``last_qty_lots``, ``last_price_ticks``, ``liquidity``,
+    ``reason`` (int64) and ``fee``, ``cash_delta`` (float64)."""
+    cols = {name: ri[:, k] for name, k in _RESPONSE_INT_COLUMNS}
+    cols["fee"] = rf[:, L.EF_FEE]
+    cols["cash_delta"] = rf[:, L.EF_CASH_DELTA]
+    return cols
+
+
+def state_columns(states: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    """State samples (as drained by :meth:`SimCore.drain_states`) joined, as named columns:
+    ``ts`` (int64), ``instrument`` (int64) and the float64 ``mid``, ``position``, ``cash``,
+    ``fees``, ``equity``, ``bid``, ``ask``, ``bid_qty``, ``ask_qty``, ``notional``."""
+    ts = np.concatenate([t for t, _ in states]) if states else np.zeros(0, np.int64)
+    st = np.concatenate([s for _, s in states]) if states else np.zeros((0, L.S_NF))
+    cols: dict[str, np.ndarray] = {"ts": ts}
+    for name, k in _STATE_COLUMNS:
+        cols[name] = st[:, k]
+    cols["instrument"] = cols["instrument"].astype(np.int64)
+    return cols
+
+
+#: Added to the reason :attr:`SimCore.step_kernel` returns when responses were delivered.
+NEW_RESPONSES = L.W_NEW_RESPONSES
 
 
 class PreparedChunk(NamedTuple):

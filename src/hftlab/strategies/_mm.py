@@ -21,10 +21,9 @@ To convert a price-unit parameter: ``γ_tick = γ_price · tick``, ``k_tick = k_
 ``σ_tick = σ_price / tick``.
 
 Subclasses implement :meth:`MarketMaker._depths`. The online intensity calibration needs the
-strategy to see every quote change and trade; the engine subscribes a strategy to the callbacks
-its class overrides, so a strategy configured with ``intensity = "online"`` is created as a
-subclass that adds ``on_quote``/``on_trade`` (same name; pickles as the public class), and one
-with fixed ``A, k`` never leaves compiled code between its timer wake-ups.
+strategy to see every quote change and trade of its instrument, so with ``intensity =
+"online"`` it subscribes to those in ``on_start``; with fixed ``A, k`` it subscribes to nothing
+but its timer, and never leaves compiled code between timer wake-ups.
 """
 
 from __future__ import annotations
@@ -40,14 +39,14 @@ from hftlab.errors import ConfigError, DataError
 from hftlab.signals import EwmaVolatility, IntensityEstimator, MicropriceModel
 from hftlab.strategy import Strategy, Trade
 from hftlab.strategy.quote_manager import QuoteManager, check_quote_params
+from hftlab.units import NS_PER_S as NS
 
 if TYPE_CHECKING:
-    from hftlab.strategy.context import BookView, Context
+    from hftlab.strategy.context import Context
 
 log = logging.getLogger("hftlab.strategies")
 
 _EPS: Final = 1e-9
-NS: Final = 1_000_000_000
 
 
 class MarketMakerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -184,47 +183,6 @@ def _positive(cfg: Any, name: str, what: str) -> None:
         raise ConfigError(f"[strategy] {name} = {value!r}: must be a positive number ({what})")
 
 
-class _IntensityFeed:
-    """Mixin of the online-calibrating variant: feeds quotes and trades to the estimator."""
-
-    _est: IntensityEstimator
-    _inst: int
-    _book: BookView
-
-    def on_quote(self, ctx: Context, instrument: int) -> None:
-        if instrument == self._inst:
-            book = self._book
-            (b, bq), (a, aq) = book.best_bid_ticks, book.best_ask_ticks
-            if bq and aq:
-                self._est.on_quote(ctx.now, b, a)
-
-    def on_trade(self, ctx: Context, trade: Trade) -> None:
-        if trade.instrument == self._inst:
-            self._est.on_trade(
-                ctx.now, ctx.to_ticks(trade.price, self._inst), trade.qty, trade.side
-            )
-
-
-_FEED_VARIANTS: dict[type, type] = {}
-
-
-def _feed_variant(cls: type) -> type:
-    var = _FEED_VARIANTS.get(cls)
-    if var is None:
-        var = type(
-            cls.__name__,
-            (_IntensityFeed, cls),
-            {
-                "__module__": cls.__module__,
-                "__qualname__": cls.__qualname__,
-                "__doc__": cls.__doc__,
-                "_public_class": cls,
-            },
-        )
-        _FEED_VARIANTS[cls] = var
-    return var
-
-
 class MarketMaker(Strategy):
     """Base of the model-based market makers: signals, rounding, levels, quote manager.
 
@@ -236,16 +194,6 @@ class MarketMaker(Strategy):
 
     Config: ClassVar[type[Any]] = MarketMakerConfig
     config: MarketMakerConfig
-    _public_class: ClassVar[type | None] = None
-
-    def __new__(cls, config: Any = None) -> MarketMaker:
-        cfg = cls.Config() if config is None else config
-        if getattr(cfg, "intensity", "fixed") == "online" and not issubclass(cls, _IntensityFeed):
-            cls = _feed_variant(cls)
-        return object.__new__(cls)
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (self._public_class or type(self), (self.config,))
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -343,10 +291,27 @@ class MarketMaker(Strategy):
         self._bid_p = [0] * c.levels
         self._ask_p = [0] * c.levels
         self._sizes = [self._size_lots] * c.levels
+        # Explicit subscriptions: the trades and quote changes of our instrument feed the online
+        # intensity fit; otherwise nothing but the timer wakes us.
+        ctx.declare_subscriptions()
+        if self._online:
+            ctx.subscribe_quotes(i)
+            ctx.subscribe_trades(i)
         ctx.every(int(c.interval_ms * 1_000_000))
 
     def on_timer(self, ctx: Context) -> None:
         self.requote(ctx)
+
+    def on_quote(self, ctx: Context, instrument: int) -> None:
+        """Online intensity: the mid before each trade (subscribed for ``instrument`` only)."""
+        book = self._book
+        (b, bq), (a, aq) = book.best_bid_ticks, book.best_ask_ticks
+        if bq and aq:
+            self._est.on_quote(ctx.now, b, a)
+
+    def on_trade(self, ctx: Context, trade: Trade) -> None:
+        """Online intensity: each market trade's depth from the mid before it."""
+        self._est.on_trade(ctx.now, ctx.to_ticks(trade.price, self._inst), trade.qty, trade.side)
 
     def on_stop(self, ctx: Context) -> None:
         self.quotes.cancel_all(ctx)

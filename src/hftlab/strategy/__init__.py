@@ -21,13 +21,12 @@ Example
 
 from __future__ import annotations
 
-from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 
 from hftlab.errors import ConfigError
-from hftlab.sim import _layout as L
+from hftlab.vocab import OrderStatus, TimeInForce
 
 if TYPE_CHECKING:
     from hftlab.strategy.context import Context
@@ -42,26 +41,9 @@ __all__ = [
 ]
 
 
-class OrderStatus(IntEnum):
-    """Status of an order as the strategy knows it."""
+_LAST_OPEN = int(OrderStatus.PARTIALLY_FILLED)  # a plain int: cheaper to compare with
 
-    PENDING = L.ST_PENDING  # sent, no response yet
-    NEW = L.ST_NEW
-    PARTIALLY_FILLED = L.ST_PARTIAL
-    FILLED = L.ST_FILLED
-    CANCELED = L.ST_CANCELED
-    REJECTED = L.ST_REJECTED
-    EXPIRED = L.ST_EXPIRED
-
-
-_LAST_OPEN = L.ST_PARTIAL  # a plain int: cheaper to compare with than an enum member
-
-TIF_CODES: dict[str, int] = {
-    "gtc": L.TIF_GTC,
-    "post_only": L.TIF_POST_ONLY,
-    "ioc": L.TIF_IOC,
-    "market": L.TIF_MARKET,
-}
+TIF_CODES: dict[str, int] = {tif.label: int(tif) for tif in TimeInForce}
 TIF_NAMES = {v: k for k, v in TIF_CODES.items()}
 
 

@@ -17,9 +17,10 @@ import numpy as np
 
 from hftlab.book import EMPTY_ASK, EMPTY_BID, book_depth
 from hftlab.events import Instrument
-from hftlab.sim import _layout as L
+from hftlab.sim.core import ResponseField as RF
 from hftlab.sim.core import SimCore
 from hftlab.strategy import TIF_CODES, Fill, Order, OrderStatus
+from hftlab.vocab import Liquidity, OrderEvent, RequestKind
 
 log = logging.getLogger("hftlab.strategy")
 
@@ -28,32 +29,38 @@ assert [int(s) for s in _STATUS] == list(range(len(_STATUS)))
 
 _EPS = 1e-9  # tolerance (in ticks/lots) for prices that are on the grid up to float error
 
-# Layout constants as module globals: read at every wake-up, a global is cheaper than L.X.
-_C_NOW = L.C_NOW
-_C_TIMER = L.C_TIMER
-_AI_NF = L.AI_NF
-_AI_LPOS = L.AI_LPOS
-_RQ_NEW = L.RQ_NEW
-_RQ_CANCEL = L.RQ_CANCEL
-_RQ_MODIFY = L.RQ_MODIFY
-_E_ID = L.E_ID
-_E_EVENT = L.E_EVENT
-_E_TS_LOCAL = L.E_TS_LOCAL
-_E_TS_EXCH = L.E_TS_EXCH
-_E_STATUS = L.E_STATUS
-_E_PRICE = L.E_PRICE
-_E_QTY = L.E_QTY
-_E_FILLED = L.E_FILLED
-_E_REASON = L.E_REASON
-_E_LAST_PRICE = L.E_LAST_PRICE
-_E_LAST_QTY = L.E_LAST_QTY
-_E_LIQ = L.E_LIQ
-_EF_FEE = L.EF_FEE
-_EV_FILL = L.EV_FILL
-_EV_REJECTED = L.EV_REJECTED
-_LIQ_MAKER = L.LIQ_MAKER
-_NO_STATE = (L.EV_CANCEL_REJECTED, L.EV_MODIFY_REJECTED)  # responses that leave the order as is
-_ST_PARTIAL = L.ST_PARTIAL  # statuses above it are final
+# Offsets and codes as module globals: read at every wake-up, a global is cheaper than X.Y.
+_C_NOW = SimCore.NOW
+_C_TIMER = SimCore.TIMER
+_AI_NF = SimCore.ACCOUNT_STRIDE
+_AI_LPOS = SimCore.LOCAL_POSITION
+_RQ_NEW = int(RequestKind.NEW)
+_RQ_CANCEL = int(RequestKind.CANCEL)
+_RQ_MODIFY = int(RequestKind.MODIFY)
+_E_ID = RF.ORDER_ID
+_E_EVENT = RF.EVENT
+_E_TS_LOCAL = RF.TS_LOCAL
+_E_TS_EXCH = RF.TS_EXCHANGE
+_E_STATUS = RF.STATUS
+_E_PRICE = RF.PRICE
+_E_QTY = RF.QTY
+_E_FILLED = RF.FILLED
+_E_REASON = RF.REASON
+_E_LAST_PRICE = RF.LAST_PRICE
+_E_LAST_QTY = RF.LAST_QTY
+_E_LIQ = RF.LIQUIDITY
+_EF_FEE = RF.FEE
+_EV_FILL = int(OrderEvent.FILL)
+_EV_REJECTED = int(OrderEvent.REJECTED)
+_LIQ_MAKER = int(Liquidity.MAKER)
+# Responses that leave the order as it is.
+_NO_STATE = (int(OrderEvent.CANCEL_REJECTED), int(OrderEvent.MODIFY_REJECTED))
+_ST_PARTIAL = int(OrderStatus.PARTIALLY_FILLED)  # statuses above it are final
+
+#: A request as logged when sent: ``(now, order id, instrument, RequestKind, side, price
+#: ticks, qty lots, responses handled before it)``; the last field orders requests among the
+#: responses in the run folder.
+RequestRow = tuple[int, int, int, int, int, int, int, int]
 
 
 class BookView:
@@ -210,19 +217,52 @@ class OrderGate(Protocol):
     def refused(self, order: Order) -> None: ...
 
 
+class Subscriptions:
+    """What a strategy declared it wants to be woken for, per instrument (see
+    :meth:`Context.subscribe_quotes` and friends).
+
+    ``quotes``, ``trades``, ``book``: the instrument indices subscribed. ``orders``: 0 no order
+    callbacks, 1 fills only (``on_fill``), 2 every order event (``on_order_update`` and
+    ``on_fill``). Data the engine can route on (bus topics), not inferred from the class.
+    """
+
+    __slots__ = ("book", "orders", "quotes", "trades")
+
+    def __init__(self) -> None:
+        self.quotes: set[int] = set()
+        self.trades: set[int] = set()
+        self.book: set[int] = set()
+        self.orders = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"Subscriptions(quotes={sorted(self.quotes)}, trades={sorted(self.trades)}, "
+            f"book={sorted(self.book)}, orders={self.orders})"
+        )
+
+
 class Context:
     """What a strategy sees and does. Created by the engine; one per strategy per run."""
 
-    def __init__(self, core: SimCore, on_error: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        core: SimCore,
+        on_error: Callable[[str], None] | None = None,
+        *,
+        on_request: Callable[[RequestRow], None] | None = None,
+    ) -> None:
+        """``on_request``: where each request is logged when sent (a
+        :class:`~hftlab.engine.Sink`'s ``on_request``); None keeps them in :attr:`sent`."""
         self._core = core
-        # Bound once: these run at every wake-up or request.
         # Flat views of the core's control block and accounts (Python ints, ~25 ns a read)
         # and its modify, bound once: these run at every wake-up or request.
-        self._cm = memoryview(core.ctl)
-        self._am = memoryview(core.acci.reshape(-1))
+        self._cm = core.control
+        self._am = core.accounts
         self._core_modify = core.modify
         self.instruments: list[Instrument] = core.instruments
-        self._books = [BookView(core.lbooks[i], inst) for i, inst in enumerate(self.instruments)]
+        self._books = [
+            BookView(core.local_book(i), inst) for i, inst in enumerate(self.instruments)
+        ]
         self._ticks = [inst.tick_ratio for inst in self.instruments]
         self._lots = [inst.lot_ratio for inst in self.instruments]
         self.orders: dict[int, Order] = {}  # open or pending, by id
@@ -232,9 +272,13 @@ class Context:
         self._gate: OrderGate | None = None
         self._refused_ids = 0  # locally refused orders get ids -1, -2, ...
         self.log = log
-        # Request log rows (now, id, inst, kind, side, ticks, lots, responses seen before it).
-        self.sent: list[tuple[int, int, int, int, int, int, int, int]] = []
+        #: The requests sent, when no ``on_request`` was given (else that sink has them).
+        self.sent: list[RequestRow] = []
+        self._log_request = self.sent.append if on_request is None else on_request
         self._n_resp = 0
+        #: What the strategy subscribed to (None: nothing declared, the engine subscribes it
+        #: to the callbacks its class overrides).
+        self.subscriptions: Subscriptions | None = None
 
     # ------------------------------------------------------------------ time, data
     @property
@@ -258,8 +302,7 @@ class Context:
         Both are ``-(2**63 - 1)`` before any event. ``now - ts_local`` is how long the feed has
         been silent; ``ts_local - ts_exchange`` is the feed latency of the last event.
         """
-        a = self._core.acci
-        return int(a[instrument, L.AI_LTSX]), int(a[instrument, L.AI_LTSL])
+        return self._core.data_times(instrument)
 
     def position(self, instrument: int = 0) -> float:
         """Position in instrument units (base, or contracts) from the fills received."""
@@ -275,6 +318,55 @@ class Context:
         if instrument is None:
             return list(self.orders.values())
         return [o for o in self.orders.values() if o.instrument == instrument]
+
+    # ------------------------------------------------------------------ subscriptions
+    def _subs(self) -> Subscriptions:
+        if self.subscriptions is None:
+            self.subscriptions = Subscriptions()
+        return self.subscriptions
+
+    def _indices(self, instrument: int | str | None) -> list[int]:
+        if instrument is None:
+            return list(range(len(self.instruments)))
+        if isinstance(instrument, str):
+            return [self.instrument_index(instrument)]
+        if not 0 <= instrument < len(self.instruments):
+            raise ValueError(
+                f"instrument {instrument} is not in this run "
+                f"({len(self.instruments)} instrument(s))"
+            )
+        return [int(instrument)]
+
+    def declare_subscriptions(self) -> None:
+        """Wake the strategy for exactly what it subscribes to (from ``on_start``): with no
+        ``subscribe_*`` call after this, only its timers. Every ``subscribe_*`` call implies
+        it; without any, the engine subscribes the strategy to the callbacks its class
+        overrides."""
+        self._subs()
+
+    def subscribe_quotes(self, instrument: int | str | None = None) -> None:
+        """Call ``on_quote`` when the local best bid/ask of ``instrument`` changes (index,
+        ``SYMBOL`` or ``VENUE/SYMBOL``; None: every instrument).
+
+        Declaring any subscription in ``on_start`` replaces the default (the callbacks the
+        class overrides) with exactly what is declared: a strategy that subscribes to trades
+        of one instrument is woken for nothing else but its timers.
+        """
+        self._subs().quotes.update(self._indices(instrument))
+
+    def subscribe_trades(self, instrument: int | str | None = None) -> None:
+        """Call ``on_trade`` for the market trades of ``instrument`` (None: every one)."""
+        self._subs().trades.update(self._indices(instrument))
+
+    def subscribe_book(self, instrument: int | str | None = None) -> None:
+        """Call ``on_book`` at every change of ``instrument``'s local book (None: every one)."""
+        self._subs().book.update(self._indices(instrument))
+
+    def subscribe_orders(self, *, fills_only: bool = False) -> None:
+        """Call ``on_order_update`` at every order event and ``on_fill`` at fills, or with
+        ``fills_only`` just ``on_fill``."""
+        subs = self._subs()
+        subs.orders = max(subs.orders, 1 if fills_only else 2)
 
     # ------------------------------------------------------------------ orders
     def to_ticks(self, price: float, instrument: int = 0, *, side: int = 0) -> int:
@@ -346,7 +438,7 @@ class Context:
         now = self._cm[_C_NOW]
         order = Order(oid, inst, side, ticks, lots, tif, now, self._ticks[inst], self._lots[inst])
         self.orders[oid] = order
-        self.sent.append((now, oid, inst, _RQ_NEW, side, ticks, lots, self._n_resp))
+        self._log_request((now, oid, inst, _RQ_NEW, side, ticks, lots, self._n_resp))
         return order
 
     def cancel(self, order: Order | int) -> None:
@@ -357,7 +449,7 @@ class Context:
         if self._gate is not None:
             self._gate.sent_cancel(o)
         self._core.cancel(o.id, o.instrument, o.side)
-        self.sent.append(
+        self._log_request(
             (self._cm[_C_NOW], o.id, o.instrument, _RQ_CANCEL, o.side, 0, 0, self._n_resp)
         )
 
@@ -403,7 +495,9 @@ class Context:
                 return
         oid, inst, side = order.id, order.instrument, order.side
         self._core_modify(oid, inst, side, ticks, lots)
-        self.sent.append((self._cm[_C_NOW], oid, inst, _RQ_MODIFY, side, ticks, lots, self._n_resp))
+        self._log_request(
+            (self._cm[_C_NOW], oid, inst, _RQ_MODIFY, side, ticks, lots, self._n_resp)
+        )
 
     def set_order_gate(self, gate: OrderGate | None) -> None:
         """Install pre-trade checks on ``buy``/``sell``/``modify`` (see :class:`OrderGate`)."""
@@ -438,9 +532,10 @@ class Context:
         heapq.heappush(self._timers, (at, self._timer_seq, period, callback))
         self._core.set_timer(self._timers[0][0])
 
-    def _due_timers(self) -> int:
-        """Pop the timers due now, reschedule periodic ones, run internal callbacks; return how
-        many of the strategy's timers fired."""
+    def due_timers(self) -> int:
+        """Driver API (called by :class:`~hftlab.engine.Session` at a timer wake-up, not by
+        strategies). Pop the timers due now, reschedule periodic ones, run internal
+        callbacks; return how many of the strategy's timers fired."""
         cm = self._cm
         now = cm[_C_NOW]
         timers = self._timers
@@ -471,10 +566,12 @@ class Context:
         return fired
 
     # ------------------------------------------------------------------ responses
-    def _apply_responses(
+    def apply_responses(
         self, ri: np.ndarray, rf: np.ndarray, on_fill: Callable | None, on_update: Callable | None
     ) -> None:
-        """Update local orders from delivered responses and run the callbacks."""
+        """Driver API (called by :class:`~hftlab.engine.Session`, not by strategies): update
+        the local orders from delivered responses (as drained from the core) and run the
+        callbacks (``on_fill(ctx, fill)``, ``on_update(ctx, order)``; None skips one)."""
         # Python ints from one tolist() are much cheaper to read than numpy scalars.
         rows = ri.tolist()
         orders = self.orders

@@ -46,8 +46,8 @@ import logging
 from typing import TYPE_CHECKING, Final, Literal
 
 from hftlab.errors import ConfigError
-from hftlab.sim import _layout as L
 from hftlab.strategy import Order, OrderStatus
+from hftlab.vocab import RejectReason
 
 if TYPE_CHECKING:
     from hftlab.strategy.context import Context
@@ -66,7 +66,7 @@ _PENDING: Final = int(OrderStatus.PENDING)
 _PARTIAL: Final = int(OrderStatus.PARTIALLY_FILLED)
 _FILLED: Final = int(OrderStatus.FILLED)
 _REJECTED: Final = int(OrderStatus.REJECTED)
-_POST_ONLY_REASONS: Final = frozenset({L.RJ_POST_ONLY, L.RJ_WOULD_CROSS})
+_POST_ONLY_REASONS: Final = frozenset({int(RejectReason.POST_ONLY), int(RejectReason.WOULD_CROSS)})
 
 
 class QuoteStats:
