@@ -25,6 +25,7 @@ from hftlab.book._core import (
     book_mid,
     book_qty_at,
 )
+from hftlab.sim._latency import latency_at, rng_uniform
 from hftlab.sim._layout import (
     AF_CASH,
     AF_FEES,
@@ -123,8 +124,6 @@ from hftlab.sim._layout import (
     IP_TAKER,
     IP_TDEN,
     IP_TNUM,
-    LAT_CONSTANT,
-    LAT_EMPIRICAL,
     LIQ_MAKER,
     LIQ_NONE,
     LIQ_TAKER,
@@ -206,12 +205,6 @@ _K_CLEAR = 3
 _K_TRADE = 4
 _K_BBO = 5
 
-_U64_MUL = np.uint64(0x2545F4914F6CDD1D)
-_S12 = np.uint64(12)
-_S25 = np.uint64(25)
-_S27 = np.uint64(27)
-_S11 = np.uint64(11)
-
 
 @intrinsic
 def _borrowed(typingctx: Any, arr: Any) -> tuple[Any, Callable[..., Any]]:
@@ -233,49 +226,6 @@ def _borrowed(typingctx: Any, arr: Any) -> tuple[Any, Callable[..., Any]]:
         return out._getvalue()
 
     return arr(arr), codegen
-
-
-# ===================================================================== random numbers
-@njit(cache=True)
-def rng_uniform(rng: np.ndarray) -> float:
-    """Uniform [0, 1) from an xorshift64* state held in ``rng[0]`` (own state: reproducible
-    whatever else in the process uses numba's global generator)."""
-    x = rng[0]
-    x ^= x >> _S12
-    x ^= x << _S25
-    x ^= x >> _S27
-    rng[0] = x
-    return float((x * _U64_MUL) >> _S11) * (1.0 / 9007199254740992.0)
-
-
-# ===================================================================== latency
-@njit(cache=True)
-def latency_at(kind: int, table: np.ndarray, t: int, rng: np.ndarray) -> int:
-    """Latency in ns at time ``t``: constant ``table[0,1]``; a uniform draw from the samples
-    ``table[:,1]``; or ``table[:,1]`` linearly interpolated over times ``table[:,0]``
-    (held constant outside the recorded span)."""
-    if kind == LAT_CONSTANT:
-        return int(table[0, 1])
-    n = table.shape[0]
-    if kind == LAT_EMPIRICAL:
-        k = int(rng_uniform(rng) * n)
-        if k >= n:
-            k = n - 1
-        return int(table[k, 1])
-    tf = float(t)
-    if tf <= table[0, 0]:
-        return int(table[0, 1])
-    if tf >= table[n - 1, 0]:
-        return int(table[n - 1, 1])
-    lo, hi = 0, n - 1
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if table[mid, 0] <= tf:
-            lo = mid
-        else:
-            hi = mid
-    w = (tf - table[lo, 0]) / (table[hi, 0] - table[lo, 0])
-    return int(table[lo, 1] + w * (table[hi, 1] - table[lo, 1]))
 
 
 # ===================================================================== queue models
@@ -1323,7 +1273,7 @@ def _exchange_rows(
             _exchange_event(
                 r, xt[ix], books, ords, oqf, acci, accf, ip, cfg, resps, respf,
                 lat_r, rng, ctl,
-            )
+            )  # fmt: skip
             # A response (a fill) changes what is due next: re-plan.
             slow = ctl[C_RS_TAIL] != tail or ctl[C_ERROR] != 0
         ix += 1
@@ -1564,7 +1514,7 @@ def run_packed(
     rng = _borrowed(rng)
     n, c1, nl, cl1, m, rc, pc, sc, ke, kr = (
         dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7], dims[8], dims[9]
-    )
+    )  # fmt: skip
     o = 0
     books = ibuf[o : o + n * 4 * c1].reshape((n, 2, 2, c1))
     o += n * 4 * c1
@@ -1600,4 +1550,4 @@ def run_packed(
     return run(
         ev0, ev1, xi, xt, books, lbooks, ords, oqf, reqs, resps, respf, slog_ts, slog, acci, accf,
         ip, cfg, lat_e, lat_r, rng, ctl,
-    )
+    )  # fmt: skip
