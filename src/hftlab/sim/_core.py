@@ -25,7 +25,7 @@ from hftlab.book._core import (
     book_mid,
     book_qty_at,
 )
-from hftlab.sim._latency import latency_at, rng_uniform
+from hftlab.sim._latency import latency_at
 from hftlab.sim._layout import (
     AF_CASH,
     AF_FEES,
@@ -76,8 +76,6 @@ from hftlab.sim._layout import (
     C_SUB_QUOTE,
     C_SUB_TRADE,
     C_TIMER,
-    CF_L1_A,
-    CF_L1_K,
     CF_NF,
     CF_QPOW,
     CT_INVERSE,
@@ -102,7 +100,6 @@ from hftlab.sim._layout import (
     O_ACTIVE,
     O_FILLED,
     O_INST,
-    O_L1T,
     O_NF,
     O_PRICE,
     O_QTY,
@@ -111,8 +108,6 @@ from hftlab.sim._layout import (
     Q_FRONT,
     Q_NF,
     QM_L1,
-    QM_PROB_LOG,
-    QM_RISK_AVERSE,
     R_ARRIVE,
     R_INST,
     R_NF,
@@ -141,6 +136,7 @@ from hftlab.sim._layout import (
     W_TRADE,
 )
 from hftlab.sim._matching import _bounds, _fill, _fill_rest, _process_request
+from hftlab.sim._queue import _l1_fills, _queue_at_level, queue_on_depth
 
 _K_DEPTH = 1
 _K_SNAPSHOT = 2
@@ -169,66 +165,6 @@ def _borrowed(typingctx: Any, arr: Any) -> tuple[Any, Callable[..., Any]]:
         return out._getvalue()
 
     return arr(arr), codegen
-
-
-# ===================================================================== queue models
-@njit(cache=True)
-def _qf(model: int, pw: float, x: float) -> float:
-    if x <= 0.0:
-        return 0.0
-    if model == QM_PROB_LOG:
-        return np.log1p(x)
-    return x**pw
-
-
-@njit(cache=True)
-def queue_on_depth(
-    model: int, pw: float, front: float, cum_trade: float, old: int, new: int
-) -> float:
-    """New front-of-queue estimate after our level went from ``old`` to ``new`` lots.
-
-    Risk-averse: the queue ahead only shrinks to fit the level. Probabilistic: the decrease not
-    explained by trades is split, ``P(behind) = f(back) / (f(back) + f(front))``, as in
-    hftbacktest's ``ProbQueueModel``.
-    """
-    if model in (QM_RISK_AVERSE, QM_L1):
-        return min(front, float(new))
-    chg = float(old - new) - cum_trade
-    if chg < 0.0:
-        return min(front, float(new))
-    back = float(old) - front
-    fb = _qf(model, pw, back)
-    ff = _qf(model, pw, front)
-    prob = fb / (fb + ff) if fb + ff > 0.0 else 1.0
-    est = front - (1.0 - prob) * chg + min(back - prob * chg, 0.0)
-    est = min(est, float(new))
-    return max(est, 0.0)
-
-
-@njit(cache=True, inline="always")
-def _queue_at_level(
-    inst: int,
-    side: int,
-    price: int,
-    old: int,
-    new: int,
-    ords: np.ndarray,
-    oqf: np.ndarray,
-    cfg: np.ndarray,
-    ctl: np.ndarray,
-) -> None:
-    """Our orders resting at ``price`` on ``side``: the level went from ``old`` to ``new`` lots."""
-    for s in range(ctl[C_NSLOT]):
-        if (
-            ords[s, O_ACTIVE] == 1
-            and ords[s, O_INST] == inst
-            and ords[s, O_SIDE] == side
-            and ords[s, O_PRICE] == price
-        ):
-            oqf[s, Q_FRONT] = queue_on_depth(
-                ctl[C_QMODEL], cfg[CF_QPOW], oqf[s, Q_FRONT], oqf[s, Q_CUMTRADE], old, new
-            )
-            oqf[s, Q_CUMTRADE] = 0.0
 
 
 @njit(cache=True)
@@ -351,49 +287,6 @@ def _exchange_event(
             _fill_rest(t, ords, s, acci, accf, ip, resps, respf, lat_r, rng, ctl)
     if ctl[C_QMODEL] == QM_L1:
         _l1_fills(t, inst, bk, ords, acci, accf, ip, cfg, resps, respf, lat_r, rng, ctl)
-
-
-@njit(cache=True)
-def _l1_fills(
-    t: int,
-    inst: int,
-    bk: np.ndarray,
-    ords: np.ndarray,
-    acci: np.ndarray,
-    accf: np.ndarray,
-    ip: np.ndarray,
-    cfg: np.ndarray,
-    resps: np.ndarray,
-    respf: np.ndarray,
-    lat_r: np.ndarray,
-    rng: np.ndarray,
-    ctl: np.ndarray,
-) -> None:
-    """Quote-only data: fill each resting order with probability ``1 - exp(-λ(δ) dt)``,
-    ``λ(δ) = A e^(-kδ)``, δ ticks behind the touch of its own side (negative inside)."""
-    a = cfg[CF_L1_A]
-    kk = cfg[CF_L1_K]
-    bid_p, bid_q = book_best_bid(bk)
-    ask_p, ask_q = book_best_ask(bk)
-    for s in range(ctl[C_NSLOT]):
-        if ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
-            continue
-        dt = t - ords[s, O_L1T]
-        ords[s, O_L1T] = t
-        if dt <= 0:
-            continue
-        if ords[s, O_SIDE] > 0:
-            if bid_q == 0:
-                continue
-            delta = float(bid_p - ords[s, O_PRICE])
-        else:
-            if ask_q == 0:
-                continue
-            delta = float(ords[s, O_PRICE] - ask_p)
-        lam = a * np.exp(-kk * delta)
-        p = 1.0 - np.exp(-lam * dt * 1e-9)
-        if rng_uniform(rng) < p:
-            _fill_rest(t, ords, s, acci, accf, ip, resps, respf, lat_r, rng, ctl)
 
 
 # ===================================================================== state samples
