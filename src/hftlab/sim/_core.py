@@ -23,7 +23,14 @@ from hftlab.book._core import (
     book_best_bid,
     book_clear,
     book_mid,
-    book_qty_at,
+)
+from hftlab.sim._exchange import (
+    _K_BBO,
+    _K_CLEAR,
+    _K_DEPTH,
+    _K_SNAPSHOT,
+    _K_TRADE,
+    _exchange_rows,
 )
 from hftlab.sim._latency import latency_at
 from hftlab.sim._layout import (
@@ -31,10 +38,6 @@ from hftlab.sim._layout import (
     AF_FEES,
     AF_NF,
     AF_NOTIONAL,
-    AI_AHI,
-    AI_ALO,
-    AI_BHI,
-    AI_BLO,
     AI_LBA,
     AI_LBAQ,
     AI_LBB,
@@ -77,7 +80,6 @@ from hftlab.sim._layout import (
     C_SUB_TRADE,
     C_TIMER,
     CF_NF,
-    CF_QPOW,
     CT_INVERSE,
     E_EVENT,
     E_INST,
@@ -96,7 +98,6 @@ from hftlab.sim._layout import (
     IP_NF,
     IP_TDEN,
     IP_TNUM,
-    LIQ_MAKER,
     O_ACTIVE,
     O_FILLED,
     O_INST,
@@ -104,8 +105,6 @@ from hftlab.sim._layout import (
     O_PRICE,
     O_QTY,
     O_SIDE,
-    Q_CUMTRADE,
-    Q_FRONT,
     Q_NF,
     QM_L1,
     R_ARRIVE,
@@ -135,14 +134,8 @@ from hftlab.sim._layout import (
     W_TIMER,
     W_TRADE,
 )
-from hftlab.sim._matching import _bounds, _fill, _fill_rest, _process_request
-from hftlab.sim._queue import _l1_fills, _queue_at_level, queue_on_depth
-
-_K_DEPTH = 1
-_K_SNAPSHOT = 2
-_K_CLEAR = 3
-_K_TRADE = 4
-_K_BBO = 5
+from hftlab.sim._matching import _bounds, _process_request
+from hftlab.sim._queue import queue_on_depth as queue_on_depth  # re-export: callers of _core
 
 
 @intrinsic
@@ -165,128 +158,6 @@ def _borrowed(typingctx: Any, arr: Any) -> tuple[Any, Callable[..., Any]]:
         return out._getvalue()
 
     return arr(arr), codegen
-
-
-@njit(cache=True)
-def _exchange_event(
-    r: np.void,
-    t: int,
-    books: np.ndarray,
-    ords: np.ndarray,
-    oqf: np.ndarray,
-    acci: np.ndarray,
-    accf: np.ndarray,
-    ip: np.ndarray,
-    cfg: np.ndarray,
-    resps: np.ndarray,
-    respf: np.ndarray,
-    lat_r: np.ndarray,
-    rng: np.ndarray,
-    ctl: np.ndarray,
-) -> None:
-    """Apply market event row ``r`` at exchange time ``t`` and let our resting orders react."""
-    inst = r.instrument
-    kind = r.kind
-    bk = books[inst]
-    depth_book = ip[inst, IP_BOOKSRC] == 0.0
-    has_orders = acci[inst, AI_OPEN] > 0
-    if kind in (_K_DEPTH, _K_SNAPSHOT):
-        if not depth_book:
-            return
-        old = book_apply(bk, r.side, r.price, r.qty)
-        if not has_orders:
-            return
-        _queue_at_level(inst, r.side, r.price, old, r.qty, ords, oqf, cfg, ctl)
-    elif kind == _K_CLEAR:
-        if not depth_book:
-            return
-        book_clear(bk, r.side)
-        if not has_orders:
-            return
-    elif kind == _K_BBO:
-        if depth_book:
-            return
-        if not has_orders:
-            book_clear(bk, 0)
-            if r.qty > 0:
-                book_apply(bk, 1, r.price, r.qty)
-            if r.qty2 > 0:
-                book_apply(bk, -1, r.price2, r.qty2)
-            return
-        # Each order's level size before the quote, to feed the queue model the change.
-        before = np.zeros(ords.shape[0], dtype=np.int64)
-        for s in range(ctl[C_NSLOT]):
-            if ords[s, O_ACTIVE] == 1 and ords[s, O_INST] == inst:
-                before[s] = book_qty_at(bk, ords[s, O_SIDE], ords[s, O_PRICE])
-        book_clear(bk, 0)
-        if r.qty > 0:
-            book_apply(bk, 1, r.price, r.qty)
-        if r.qty2 > 0:
-            book_apply(bk, -1, r.price2, r.qty2)
-        model = ctl[C_QMODEL]
-        pw = cfg[CF_QPOW]
-        for s in range(ctl[C_NSLOT]):
-            if ords[s, O_ACTIVE] == 1 and ords[s, O_INST] == inst:
-                new = book_qty_at(bk, ords[s, O_SIDE], ords[s, O_PRICE])
-                if before[s] != new:
-                    oqf[s, Q_FRONT] = queue_on_depth(
-                        model, pw, oqf[s, Q_FRONT], oqf[s, Q_CUMTRADE], before[s], new
-                    )
-                    oqf[s, Q_CUMTRADE] = 0.0
-    elif kind == _K_TRADE:
-        if not has_orders:
-            return
-        agg = r.side
-        for s in range(ctl[C_NSLOT]):
-            if ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
-                continue
-            oside = ords[s, O_SIDE]
-            if agg == oside:
-                continue  # a buyer lifting offers does not touch our bids
-            op = ords[s, O_PRICE]
-            through = (oside > 0 and r.price < op) or (oside < 0 and r.price > op)
-            if through:
-                # The aggressor swept our whole level to trade beyond it.
-                _fill_rest(t, ords, s, acci, accf, ip, resps, respf, lat_r, rng, ctl)
-            elif r.price == op:
-                front = oqf[s, Q_FRONT]
-                oqf[s, Q_FRONT] = max(0.0, front - r.qty)
-                oqf[s, Q_CUMTRADE] += r.qty
-                excess = int(r.qty - front) if r.qty > front else 0
-                if excess > 0:
-                    leaves = ords[s, O_QTY] - ords[s, O_FILLED]
-                    if excess >= leaves:
-                        _fill_rest(t, ords, s, acci, accf, ip, resps, respf, lat_r, rng, ctl)
-                    else:
-                        _fill(
-                            t,
-                            ords,
-                            s,
-                            excess,
-                            op,
-                            LIQ_MAKER,
-                            acci,
-                            accf,
-                            ip,
-                            resps,
-                            respf,
-                            lat_r,
-                            rng,
-                            ctl,
-                        )
-    if acci[inst, AI_OPEN] == 0:
-        return
-    # The displayed book reached through one of our orders: it would have been hit.
-    bid_p = book_best_bid(bk)[0]
-    ask_p = book_best_ask(bk)[0]
-    for s in range(ctl[C_NSLOT]):
-        if ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
-            continue
-        op = ords[s, O_PRICE]
-        if (ords[s, O_SIDE] > 0 and ask_p <= op) or (ords[s, O_SIDE] < 0 and bid_p >= op):
-            _fill_rest(t, ords, s, acci, accf, ip, resps, respf, lat_r, rng, ctl)
-    if ctl[C_QMODEL] == QM_L1:
-        _l1_fills(t, inst, bk, ords, acci, accf, ip, cfg, resps, respf, lat_r, rng, ctl)
 
 
 # ===================================================================== state samples
@@ -419,132 +290,6 @@ def _local_event(
     if ctl[C_SUB_BOOK] != 0:
         return W_BOOK
     return 0
-
-
-# ===================================================================== the loop
-_ROW_BOOK_ONLY = 0  # the row only changes the book
-_ROW_QUEUE = 1  # a depth row at one of our prices: the book and our queue positions change
-_ROW_FULL = 2  # anything else that may touch our orders (fills, crosses, BBO books, clears)
-
-
-@njit(cache=True, inline="always")
-def _row_effect(
-    r: np.void, k: int, blo: int, bhi: int, alo: int, ahi: int, depth_book: bool
-) -> int:
-    # Scalars, not the account array: an array argument costs a reference-count pair (two
-    # atomic calls) per row inside the big loop, where numba cannot prune them.
-    """What market row ``r`` (kind ``k``) can do to our open orders on its instrument, whose
-    bids span ``[blo, bhi]`` and asks ``[alo, ahi]``: one of the ``_ROW_*`` codes.
-
-    A depth row matters at our prices (queue position) or when it adds liquidity at or through
-    our opposite price (we would be hit); a trade matters if it reaches our prices.
-    """
-    if k <= _K_SNAPSHOT:
-        if not depth_book:
-            return _ROW_BOOK_ONLY
-        p = r.price
-        if r.side > 0:
-            if r.qty > 0 and p >= alo:
-                return _ROW_FULL
-            return _ROW_QUEUE if blo <= p <= bhi else _ROW_BOOK_ONLY
-        if r.qty > 0 and p <= bhi:
-            return _ROW_FULL
-        return _ROW_QUEUE if alo <= p <= ahi else _ROW_BOOK_ONLY
-    if k == _K_TRADE:
-        # A buyer lifts asks up to its price; a seller hits bids down to its price.
-        if r.side > 0:
-            return _ROW_BOOK_ONLY if alo > r.price else _ROW_FULL
-        return _ROW_BOOK_ONLY if bhi < r.price else _ROW_FULL
-    if k == _K_BBO and depth_book:  # BBO rows do not build a depth book
-        return _ROW_BOOK_ONLY
-    return _ROW_FULL
-
-
-@njit(cache=True)
-def _exchange_rows(
-    ev0: np.ndarray,
-    ev1: np.ndarray,
-    xi: np.ndarray,
-    xt: np.ndarray,
-    ix: int,
-    lim: int,
-    lim2: int,
-    l1: bool,
-    books: np.ndarray,
-    ords: np.ndarray,
-    oqf: np.ndarray,
-    acci: np.ndarray,
-    accf: np.ndarray,
-    ip: np.ndarray,
-    cfg: np.ndarray,
-    resps: np.ndarray,
-    respf: np.ndarray,
-    lat_r: np.ndarray,
-    rng: np.ndarray,
-    ctl: np.ndarray,
-) -> int:
-    """Apply exchange rows from ``xi[ix]`` on until one at ``> lim`` or ``>= lim2``, or one
-    that created a response; return the next ``ix``.
-
-    A function of its own, not part of :func:`run`: in run's large body numba cannot prune the
-    reference-count updates of the arrays the inlined book kernels use (two atomic calls a row,
-    a third of the loop's time); here they happen once per call.
-    """
-    n0 = ev0.shape[0]
-    nx = xi.shape[0]
-    while True:
-        r = ev1[xi[ix] - n0] if xi[ix] >= n0 else ev0[xi[ix]]
-        inst = r.instrument
-        k = r.kind
-        effect = _ROW_BOOK_ONLY
-        if acci[inst, AI_OPEN] != 0:
-            effect = (
-                _ROW_FULL
-                if l1
-                else _row_effect(
-                    r,
-                    k,
-                    acci[inst, AI_BLO],
-                    acci[inst, AI_BHI],
-                    acci[inst, AI_ALO],
-                    acci[inst, AI_AHI],
-                    ip[inst, IP_BOOKSRC] == 0.0,
-                )
-            )
-        slow = False
-        if effect == _ROW_QUEUE:
-            # Our level changed size: only queue estimates move (no fill can follow).
-            old = book_apply_at(books, inst, r.side, r.price, r.qty)
-            _queue_at_level(inst, r.side, r.price, old, r.qty, ords, oqf, cfg, ctl)
-        elif effect == _ROW_BOOK_ONLY:
-            # Calls with many array arguments cost more than the book update itself.
-            if ip[inst, IP_BOOKSRC] == 0.0:
-                if k <= _K_SNAPSHOT:
-                    book_apply_at(books, inst, r.side, r.price, r.qty)
-                elif k == _K_CLEAR:
-                    book_clear(books[inst], r.side)
-            elif k == _K_BBO:
-                bk = books[inst]
-                book_clear(bk, 0)
-                if r.qty > 0:
-                    book_apply(bk, 1, r.price, r.qty)
-                if r.qty2 > 0:
-                    book_apply(bk, -1, r.price2, r.qty2)
-        else:
-            tail = ctl[C_RS_TAIL]
-            _exchange_event(
-                r, xt[ix], books, ords, oqf, acci, accf, ip, cfg, resps, respf,
-                lat_r, rng, ctl,
-            )  # fmt: skip
-            # A response (a fill) changes what is due next: re-plan.
-            slow = ctl[C_RS_TAIL] != tail or ctl[C_ERROR] != 0
-        ix += 1
-        if slow or ix >= nx:
-            break
-        tn = xt[ix]
-        if tn > lim or tn >= lim2:
-            break
-    return ix
 
 
 @njit(cache=True)
