@@ -1,9 +1,15 @@
-"""The compiled simulation core: exchange matching, queue and latency models, fees, accounts,
-and the event loop that interleaves the two clocks. See ``docs/sim-core.md``.
+"""The compiled simulation loop: interleaves the exchange and local clocks over the rows, our
+requests and their responses, and returns to Python when the strategy must wake up.
 
-Everything here is ``@njit(cache=True)`` over plain arrays whose columns are named in
-:mod:`hftlab.sim._layout`. NOTE: numba's cache is keyed on this file only; after changing
-``_layout.py`` touch this file (or clear ``__pycache__``) so the cache is rebuilt.
+The compiled core is split along its seams (``docs/sim-core.md``, "Files"):
+:mod:`~hftlab.sim._latency` (latency models, RNG), :mod:`~hftlab.sim._queue` (queue models),
+:mod:`~hftlab.sim._matching` (requests, fills, fees, responses), :mod:`~hftlab.sim._exchange`
+(market rows at exchange time), :mod:`~hftlab.sim._local` (the strategy's view, state samples)
+and this module, the loop: :func:`run` and :func:`run_packed` (what ``SimCore`` calls).
+Everything is ``@njit(cache=True)`` over plain arrays whose columns are named in
+:mod:`hftlab.sim._layout`. numba keys a cached kernel on its own file only; the cache folder
+is keyed on all the kernel modules' sources (:mod:`hftlab._numba_cache`), so an edit to any of
+them, or to the layout, compiles afresh.
 """
 
 from __future__ import annotations
@@ -16,38 +22,15 @@ from numba import njit
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from hftlab.book._core import (
-    book_apply,
-    book_apply_at,
-    book_best_ask,
-    book_best_bid,
-    book_clear,
-    book_mid,
-)
-from hftlab.sim._exchange import (
-    _K_BBO,
-    _K_CLEAR,
-    _K_DEPTH,
-    _K_SNAPSHOT,
-    _K_TRADE,
-    _exchange_rows,
-)
+from hftlab.book._core import book_apply_at
+from hftlab.sim._exchange import _K_BBO, _K_SNAPSHOT, _K_TRADE, _exchange_rows
 from hftlab.sim._latency import latency_at
 from hftlab.sim._layout import (
-    AF_CASH,
-    AF_FEES,
     AF_NF,
-    AF_NOTIONAL,
-    AI_LBA,
-    AI_LBAQ,
-    AI_LBB,
-    AI_LBBQ,
     AI_LPOS,
     AI_LTSL,
     AI_LTSX,
     AI_NF,
-    AI_OPEN,
-    AI_POS,
     C_END_T,
     C_ERROR,
     C_EVENTS,
@@ -61,7 +44,6 @@ from hftlab.sim._layout import (
     C_NEXT_REC,
     C_NF,
     C_NOW,
-    C_NSLOT,
     C_QMODEL,
     C_R_IDX,
     C_R_INST,
@@ -80,7 +62,6 @@ from hftlab.sim._layout import (
     C_SUB_TRADE,
     C_TIMER,
     CF_NF,
-    CT_INVERSE,
     E_EVENT,
     E_INST,
     E_LAST_QTY,
@@ -91,49 +72,24 @@ from hftlab.sim._layout import (
     EV_FILL,
     INF,
     IP_BOOKSRC,
-    IP_CSIZE,
-    IP_CTYPE,
-    IP_LDEN,
-    IP_LNUM,
     IP_NF,
-    IP_TDEN,
-    IP_TNUM,
-    O_ACTIVE,
-    O_FILLED,
-    O_INST,
     O_NF,
-    O_PRICE,
-    O_QTY,
-    O_SIDE,
     Q_NF,
     QM_L1,
     R_ARRIVE,
     R_INST,
     R_NF,
     R_SENT,
-    S_ASK,
-    S_ASK_QTY,
-    S_BID,
-    S_BID_QTY,
-    S_CASH,
-    S_EQUITY,
-    S_FEES,
-    S_INST,
-    S_MID,
     S_NF,
-    S_NOTIONAL,
-    S_POS,
-    W_BOOK,
     W_END,
     W_ERROR,
     W_LOG_FULL,
     W_NEED_DATA,
     W_NEW_RESPONSES,
     W_ORDER,
-    W_QUOTE,
     W_TIMER,
-    W_TRADE,
 )
+from hftlab.sim._local import _local_event, _record  # _record: SimCore's final state sample
 from hftlab.sim._matching import _bounds, _process_request
 from hftlab.sim._queue import queue_on_depth as queue_on_depth  # re-export: callers of _core
 
@@ -160,138 +116,13 @@ def _borrowed(typingctx: Any, arr: Any) -> tuple[Any, Callable[..., Any]]:
     return arr(arr), codegen
 
 
-# ===================================================================== state samples
-@njit(cache=True)
-def _record(
-    t: int,
-    books: np.ndarray,
-    ords: np.ndarray,
-    acci: np.ndarray,
-    accf: np.ndarray,
-    ip: np.ndarray,
-    slog_ts: np.ndarray,
-    slog: np.ndarray,
-    ctl: np.ndarray,
-) -> None:
-    n_inst = acci.shape[0]
-    for inst in range(n_inst):
-        k = ctl[C_SL_N]
-        slog_ts[k] = t
-        row = slog[k]
-        tick = ip[inst, IP_TNUM] / ip[inst, IP_TDEN]
-        lot = ip[inst, IP_LNUM] / ip[inst, IP_LDEN]
-        mid = book_mid(books[inst]) * tick
-        pos = acci[inst, AI_POS] * lot
-        cash = accf[inst, AF_CASH]
-        row[S_INST] = inst
-        row[S_MID] = mid
-        row[S_POS] = pos
-        row[S_CASH] = cash
-        row[S_FEES] = accf[inst, AF_FEES]
-        row[S_NOTIONAL] = accf[inst, AF_NOTIONAL]
-        if pos == 0.0:
-            row[S_EQUITY] = cash
-        elif ip[inst, IP_CTYPE] == CT_INVERSE:
-            row[S_EQUITY] = cash - pos * ip[inst, IP_CSIZE] / mid
-        else:
-            row[S_EQUITY] = cash + pos * mid * ip[inst, IP_CSIZE]
-        best_b = -INF
-        best_a = INF
-        bq = 0
-        aq = 0
-        if acci[inst, AI_OPEN] > 0:
-            for s in range(ctl[C_NSLOT]):
-                if ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
-                    continue
-                p = ords[s, O_PRICE]
-                lv = ords[s, O_QTY] - ords[s, O_FILLED]
-                if ords[s, O_SIDE] > 0:
-                    if p > best_b:
-                        best_b = p
-                        bq = lv
-                    elif p == best_b:
-                        bq += lv
-                else:
-                    if p < best_a:
-                        best_a = p
-                        aq = lv
-                    elif p == best_a:
-                        aq += lv
-        row[S_BID] = best_b * tick if bq > 0 else np.nan
-        row[S_ASK] = best_a * tick if aq > 0 else np.nan
-        row[S_BID_QTY] = bq * lot
-        row[S_ASK_QTY] = aq * lot
-        ctl[C_SL_N] = k + 1
-
-
 # Row ``j`` of ``ev0 + ev1`` (the carried rows, then the chunk fed last) is written out inline
 # as ``ev1[j - n0] if j >= n0 else ev0[j]`` at every use: a helper function returning the
 # record (or the array and index) runs 8x slower in numba (the record is copied, or the array
 # reference-counted, at every row).
 
 
-# ===================================================================== local side
-@njit(cache=True)
-def _local_event(
-    i: int,
-    ev0: np.ndarray,
-    ev1: np.ndarray,
-    lbooks: np.ndarray,
-    acci: np.ndarray,
-    ip: np.ndarray,
-    ctl: np.ndarray,
-) -> int:
-    """Apply event ``i`` to the strategy's view; return the wake-up reason (0: none)."""
-    n0 = ev0.shape[0]
-    r = ev1[i - n0] if i >= n0 else ev0[i]
-    inst = r.instrument
-    kind = r.kind
-    lb = lbooks[inst]
-    depth_book = ip[inst, IP_BOOKSRC] == 0.0
-    if kind == _K_TRADE:
-        return W_TRADE if ctl[C_SUB_TRADE] != 0 else 0
-    changed = False
-    if kind in (_K_DEPTH, _K_SNAPSHOT):
-        if depth_book:
-            book_apply(lb, r.side, r.price, r.qty)
-            changed = True
-    elif kind == _K_CLEAR:
-        if depth_book:
-            book_clear(lb, r.side)
-            changed = True
-    elif kind == _K_BBO and not depth_book:
-        book_clear(lb, 0)
-        if r.qty > 0:
-            book_apply(lb, 1, r.price, r.qty)
-        if r.qty2 > 0:
-            book_apply(lb, -1, r.price2, r.qty2)
-        changed = True
-    if not changed:
-        return 0
-    # Hold wake-ups while a snapshot is still being rebuilt (its next row is of the same book).
-    if i + 1 < n0 + ev1.shape[0]:
-        nr = ev1[i + 1 - n0] if i + 1 >= n0 else ev0[i + 1]
-        if (kind in (_K_CLEAR, _K_SNAPSHOT)) and nr.kind == _K_SNAPSHOT and nr.instrument == inst:
-            return 0
-    if ctl[C_SUB_QUOTE] != 0:
-        bp, bq = book_best_bid(lb)
-        ap, aq = book_best_ask(lb)
-        if (
-            bp != acci[inst, AI_LBB]
-            or bq != acci[inst, AI_LBBQ]
-            or ap != acci[inst, AI_LBA]
-            or aq != acci[inst, AI_LBAQ]
-        ):
-            acci[inst, AI_LBB] = bp
-            acci[inst, AI_LBBQ] = bq
-            acci[inst, AI_LBA] = ap
-            acci[inst, AI_LBAQ] = aq
-            return W_QUOTE
-    if ctl[C_SUB_BOOK] != 0:
-        return W_BOOK
-    return 0
-
-
+# ===================================================================== the loop
 @njit(cache=True)
 def _assign_arrivals(reqs: np.ndarray, lat_e: np.ndarray, rng: np.ndarray, ctl: np.ndarray) -> None:
     cap = reqs.shape[0]

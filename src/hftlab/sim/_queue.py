@@ -44,7 +44,6 @@ from hftlab.sim._layout import (
 from hftlab.sim._matching import _fill_rest
 
 
-# ===================================================================== queue models
 @njit(cache=True)
 def _qf(model: int, pw: float, x: float) -> float:
     if x <= 0.0:

@@ -1,0 +1,187 @@
+"""Compiled local side: what the strategy sees, at local time, and the state samples.
+
+:func:`_local_event` applies a market row to the strategy's own copy of the books and says
+whether it wakes the strategy (a trade, a changed best bid/offer, a changed book, as
+subscribed; never in the middle of a snapshot). :func:`_record` appends one state sample per
+instrument (mid, position, cash, fees, equity, our best quotes) to the state log. See
+``docs/sim-core.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from hftlab.book._core import book_apply, book_best_ask, book_best_bid, book_clear, book_mid
+from hftlab.sim._exchange import _K_BBO, _K_CLEAR, _K_DEPTH, _K_SNAPSHOT, _K_TRADE
+from hftlab.sim._layout import (
+    AF_CASH,
+    AF_FEES,
+    AF_NOTIONAL,
+    AI_LBA,
+    AI_LBAQ,
+    AI_LBB,
+    AI_LBBQ,
+    AI_OPEN,
+    AI_POS,
+    C_NSLOT,
+    C_SL_N,
+    C_SUB_BOOK,
+    C_SUB_QUOTE,
+    C_SUB_TRADE,
+    CT_INVERSE,
+    INF,
+    IP_BOOKSRC,
+    IP_CSIZE,
+    IP_CTYPE,
+    IP_LDEN,
+    IP_LNUM,
+    IP_TDEN,
+    IP_TNUM,
+    O_ACTIVE,
+    O_FILLED,
+    O_INST,
+    O_PRICE,
+    O_QTY,
+    O_SIDE,
+    S_ASK,
+    S_ASK_QTY,
+    S_BID,
+    S_BID_QTY,
+    S_CASH,
+    S_EQUITY,
+    S_FEES,
+    S_INST,
+    S_MID,
+    S_NOTIONAL,
+    S_POS,
+    W_BOOK,
+    W_QUOTE,
+    W_TRADE,
+)
+
+
+# ===================================================================== state samples
+@njit(cache=True)
+def _record(
+    t: int,
+    books: np.ndarray,
+    ords: np.ndarray,
+    acci: np.ndarray,
+    accf: np.ndarray,
+    ip: np.ndarray,
+    slog_ts: np.ndarray,
+    slog: np.ndarray,
+    ctl: np.ndarray,
+) -> None:
+    n_inst = acci.shape[0]
+    for inst in range(n_inst):
+        k = ctl[C_SL_N]
+        slog_ts[k] = t
+        row = slog[k]
+        tick = ip[inst, IP_TNUM] / ip[inst, IP_TDEN]
+        lot = ip[inst, IP_LNUM] / ip[inst, IP_LDEN]
+        mid = book_mid(books[inst]) * tick
+        pos = acci[inst, AI_POS] * lot
+        cash = accf[inst, AF_CASH]
+        row[S_INST] = inst
+        row[S_MID] = mid
+        row[S_POS] = pos
+        row[S_CASH] = cash
+        row[S_FEES] = accf[inst, AF_FEES]
+        row[S_NOTIONAL] = accf[inst, AF_NOTIONAL]
+        if pos == 0.0:
+            row[S_EQUITY] = cash
+        elif ip[inst, IP_CTYPE] == CT_INVERSE:
+            row[S_EQUITY] = cash - pos * ip[inst, IP_CSIZE] / mid
+        else:
+            row[S_EQUITY] = cash + pos * mid * ip[inst, IP_CSIZE]
+        best_b = -INF
+        best_a = INF
+        bq = 0
+        aq = 0
+        if acci[inst, AI_OPEN] > 0:
+            for s in range(ctl[C_NSLOT]):
+                if ords[s, O_ACTIVE] == 0 or ords[s, O_INST] != inst:
+                    continue
+                p = ords[s, O_PRICE]
+                lv = ords[s, O_QTY] - ords[s, O_FILLED]
+                if ords[s, O_SIDE] > 0:
+                    if p > best_b:
+                        best_b = p
+                        bq = lv
+                    elif p == best_b:
+                        bq += lv
+                else:
+                    if p < best_a:
+                        best_a = p
+                        aq = lv
+                    elif p == best_a:
+                        aq += lv
+        row[S_BID] = best_b * tick if bq > 0 else np.nan
+        row[S_ASK] = best_a * tick if aq > 0 else np.nan
+        row[S_BID_QTY] = bq * lot
+        row[S_ASK_QTY] = aq * lot
+        ctl[C_SL_N] = k + 1
+
+
+# ===================================================================== local side
+@njit(cache=True)
+def _local_event(
+    i: int,
+    ev0: np.ndarray,
+    ev1: np.ndarray,
+    lbooks: np.ndarray,
+    acci: np.ndarray,
+    ip: np.ndarray,
+    ctl: np.ndarray,
+) -> int:
+    """Apply event ``i`` to the strategy's view; return the wake-up reason (0: none)."""
+    n0 = ev0.shape[0]
+    r = ev1[i - n0] if i >= n0 else ev0[i]
+    inst = r.instrument
+    kind = r.kind
+    lb = lbooks[inst]
+    depth_book = ip[inst, IP_BOOKSRC] == 0.0
+    if kind == _K_TRADE:
+        return W_TRADE if ctl[C_SUB_TRADE] != 0 else 0
+    changed = False
+    if kind in (_K_DEPTH, _K_SNAPSHOT):
+        if depth_book:
+            book_apply(lb, r.side, r.price, r.qty)
+            changed = True
+    elif kind == _K_CLEAR:
+        if depth_book:
+            book_clear(lb, r.side)
+            changed = True
+    elif kind == _K_BBO and not depth_book:
+        book_clear(lb, 0)
+        if r.qty > 0:
+            book_apply(lb, 1, r.price, r.qty)
+        if r.qty2 > 0:
+            book_apply(lb, -1, r.price2, r.qty2)
+        changed = True
+    if not changed:
+        return 0
+    # Hold wake-ups while a snapshot is still being rebuilt (its next row is of the same book).
+    if i + 1 < n0 + ev1.shape[0]:
+        nr = ev1[i + 1 - n0] if i + 1 >= n0 else ev0[i + 1]
+        if (kind in (_K_CLEAR, _K_SNAPSHOT)) and nr.kind == _K_SNAPSHOT and nr.instrument == inst:
+            return 0
+    if ctl[C_SUB_QUOTE] != 0:
+        bp, bq = book_best_bid(lb)
+        ap, aq = book_best_ask(lb)
+        if (
+            bp != acci[inst, AI_LBB]
+            or bq != acci[inst, AI_LBBQ]
+            or ap != acci[inst, AI_LBA]
+            or aq != acci[inst, AI_LBAQ]
+        ):
+            acci[inst, AI_LBB] = bp
+            acci[inst, AI_LBBQ] = bq
+            acci[inst, AI_LBA] = ap
+            acci[inst, AI_LBAQ] = aq
+            return W_QUOTE
+    if ctl[C_SUB_BOOK] != 0:
+        return W_BOOK
+    return 0
