@@ -47,6 +47,7 @@ DURATION_UNITS: Final[dict[str, int]] = {
     "d": NS_PER_DAY,
 }
 _DURATION_RE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zµ]+)\s*$")
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def parse_duration(value: str | int, what: str = "duration") -> int:
@@ -134,4 +135,7 @@ def parse_time(value: Any, what: str = "time") -> int | None:
         except ValueError:
             raise ConfigError(f"{what} = {value!r}: not an ISO time or ns integer") from None
     ts = ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
-    return int(ts.timestamp() * 1e9)
+    # Integer arithmetic: ``timestamp() * 1e9`` is a float, 256 ns apart at today's epoch
+    # times, so a microsecond in the text would not survive it.
+    delta = ts - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * NS_PER_S + delta.microseconds * NS_PER_US
