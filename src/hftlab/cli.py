@@ -311,9 +311,10 @@ def report(
 ) -> None:
     """Metrics of a run in the terminal and one offline HTML page of interactive plots."""
     from hftlab.analytics.report import build_report, render_metrics
-    from hftlab.analytics.run import compute_metrics, load_run, parse_interval
+    from hftlab.analytics.run import compute_metrics, load_run
+    from hftlab.units import parse_duration
 
-    parse_interval(interval)
+    parse_duration(interval, "--interval")  # before the run is read: a typo fails at once
     data = load_run(run)
     metrics = compute_metrics(data, interval=interval)
     render_metrics(metrics)

@@ -9,24 +9,15 @@ import pyarrow.parquet as pq
 import pytest
 from optimize_helpers import QUOTER
 
+from hftlab.engine.spec import data_span
 from hftlab.errors import ConfigError
 from hftlab.optimize.executors import SerialExecutor
-from hftlab.optimize.search import data_span, run_grid
+from hftlab.optimize.search import run_grid
 from hftlab.optimize.spec import load_optimize_config
-from hftlab.optimize.walkforward import parse_duration, parse_walk_forward
+from hftlab.optimize.walkforward import parse_walk_forward
 from hftlab.strategies.simple_quoter import SimpleQuoter
 
 H = 3_600_000_000_000
-
-
-def test_durations() -> None:
-    assert parse_duration("2h") == 2 * H
-    assert parse_duration("90s") == 90_000_000_000
-    assert parse_duration("1.5d") == 36 * H
-    assert parse_duration("250ms") == 250_000_000
-    for bad in ("2", "h", "-1h", "0s", "2 weeks"):
-        with pytest.raises(ConfigError):
-            parse_duration(bad)
 
 
 @pytest.mark.parametrize(

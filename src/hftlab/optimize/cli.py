@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hftlab.backtest.cli import load_strategy_class
 from hftlab.backtest.engine import core_is_compiled
+from hftlab.engine.spec import data_span, load_strategy_class
 from hftlab.errors import ConfigError
 from hftlab.optimize.evaluate import warm_up
 from hftlab.optimize.executors import make_executor
 from hftlab.optimize.report import render_top, write_report
-from hftlab.optimize.search import OptimizeRun, data_span, run_search
+from hftlab.optimize.search import OptimizeRun, run_search
 from hftlab.optimize.spec import load_optimize_config
 from hftlab.optimize.walkforward import parse_walk_forward
 

@@ -19,12 +19,20 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from hftlab.backtest.cli import _time, load_strategy_class
-from hftlab.backtest.engine import book_sources, run_backtest
+from hftlab.backtest.engine import run_backtest
 from hftlab.backtest.result import BacktestResult
+from hftlab.engine.spec import (
+    RunSpec,
+    apply_overrides,
+    book_sources,
+    build_run_spec,
+    data_span,
+    data_window,
+    load_strategy_class,
+    open_events,
+)
 from hftlab.errors import ConfigError
 from hftlab.events import Instrument
-from hftlab.optimize.spec import apply_overrides, build_configs
 from hftlab.sim.config import SimConfig
 from hftlab.strategy import Strategy
 
@@ -32,7 +40,6 @@ __all__ = ["EvalSpec", "evaluate", "metric_names", "metrics_of", "warm_up"]
 
 log = logging.getLogger(__name__)
 
-DATA_KEYS = {"instruments", "channels", "start", "end"}
 #: Per-process budget of decoded events kept between evaluations (MiB); 0 disables the cache.
 CACHE_MB_ENV = "HFTLAB_OPTIMIZE_CACHE_MB"
 _DEFAULT_CACHE_MB = 1024
@@ -113,21 +120,22 @@ class _EventCache:
             raise ConfigError(f"{CACHE_MB_ENV} must be a number of MiB") from None
         return int(mb * 2**20)
 
-    def get(
-        self, store_root: str, tables: dict[str, Any], start: int | None, end: int | None
-    ) -> tuple[Any, list[Instrument], list[bool]]:
-        """``(chunks or EventStream, instruments, book_from_bbo)`` for a data selection."""
-        from hftlab.data.store import Store
-
-        dcfg = tables.get("data", {})
-        store = Store(store_root)
-        keys = store.resolve(dcfg.get("instruments"), dcfg.get("channels"))
-        stream = store.events(keys, start=start, end=end)
+    def get(self, run: RunSpec) -> tuple[Any, list[Instrument], list[bool]]:
+        """``(chunks or EventStream, instruments, book_from_bbo)`` for a run's data selection."""
+        stream = open_events(run)
         bbo = book_sources(stream)
         signature = tuple(
-            (str(f.path), f.rows, f.bytes, f.ts_local_max) for k in keys for f in store.files(k)
+            (str(f.path), f.rows, f.bytes, f.ts_local_max)
+            for k in stream.keys
+            for f in stream.store.files(k)
         )
-        key = (str(Path(store_root).resolve()), tuple(str(k) for k in keys), start, end, signature)
+        key = (
+            str(Path(run.data).resolve()),
+            tuple(str(k) for k in stream.keys),
+            run.start,
+            run.end,
+            signature,
+        )
         hit = self._items.get(key)
         if hit is not None:
             self._items.move_to_end(key)
@@ -149,10 +157,11 @@ _EVENTS = _EventCache()
 
 
 def _window(spec: EvalSpec) -> tuple[int | None, int | None]:
-    dcfg = spec.tables.get("data", {})
-    start = spec.start if spec.start is not None else _time(dcfg.get("start"), "start")
-    end = spec.end if spec.end is not None else _time(dcfg.get("end"), "end")
-    return start, end
+    start, end = data_window(spec.tables.get("data", {}), "config")
+    return (
+        spec.start if spec.start is not None else start,
+        spec.end if spec.end is not None else end,
+    )
 
 
 def evaluate(spec: EvalSpec) -> dict[str, Any]:
@@ -178,26 +187,28 @@ def evaluate(spec: EvalSpec) -> dict[str, Any]:
         The backtest failed (for example the strategy raised).
     """
     t0 = time.perf_counter()
-    tables = apply_overrides(spec.tables, spec.values)
-    unknown = set(tables.get("data", {})) - DATA_KEYS
-    if unknown:
-        raise ConfigError(f"[data] unknown key(s) {sorted(unknown)} (known: {sorted(DATA_KEYS)})")
-    cls = _strategy_class(spec.strategy)
-    sim_cfg, strat_cfg, risk_cfg = build_configs(cls, tables, f"point {spec.values}")
-    start, end = _window(spec)
-    events, instruments, bbo = _EVENTS.get(spec.data, tables, start, end)
+    run = build_run_spec(
+        apply_overrides(spec.tables, spec.values),
+        data=spec.data,
+        strategy=spec.strategy,
+        strategy_cls=_strategy_class(spec.strategy),
+        start=spec.start,
+        end=spec.end,
+        where=f"point {spec.values}",
+    )
+    events, instruments, bbo = _EVENTS.get(run)
     result = run_backtest(
         events,
-        cls(strat_cfg),
-        sim_cfg,
+        run.make_strategy(),
+        run.sim,
         instruments=instruments,
         book_from_bbo=bbo,
-        risk=risk_cfg,
+        risk=run.risk,
     )
     row: dict[str, Any] = dict(spec.tags)
     row.update(spec.values)
-    row["window_start"] = start
-    row["window_end"] = end
+    row["window_start"] = run.start
+    row["window_end"] = run.end
     row.update(metrics_of(result, spec.interval))
     row["wall_s"] = time.perf_counter() - t0
     return row
@@ -228,8 +239,6 @@ def metric_names(spec: EvalSpec, probe_ns: int = 5_000_000_000) -> list[str] | N
     """
     start, end = _window(spec)
     if start is None:
-        from hftlab.optimize.search import data_span
-
         start = data_span(spec.data, spec.tables)[0]
     stop = start + probe_ns if end is None else min(end, start + probe_ns)
     try:

@@ -31,6 +31,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hftlab.engine.spec import data_span
 from hftlab.errors import ConfigError, HftlabError
 from hftlab.optimize.evaluate import EvalSpec, metric_names
 from hftlab.optimize.executors import Executor, Outcome
@@ -42,10 +43,10 @@ from hftlab.optimize.spec import (
     param_type,
 )
 from hftlab.optimize.walkforward import Fold, WalkForward
+from hftlab.units import NS_PER_H
 
 __all__ = [
     "OptimizeRun",
-    "data_span",
     "distributions",
     "fold_summary",
     "run_grid",
@@ -120,29 +121,6 @@ class OptimizeRun:
 
 def _finite(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-
-# ----------------------------------------------------------------------------- data span
-def data_span(store_root: str | Path, tables: dict[str, Any]) -> tuple[int, int]:
-    """``[start, end)`` of the selected data (``ts_local``), narrowed by ``[data] start/end``."""
-    from hftlab.backtest.cli import _time
-    from hftlab.data.store import Store
-
-    dcfg = tables.get("data", {})
-    store = Store(store_root)
-    keys = store.resolve(dcfg.get("instruments"), dcfg.get("channels"))
-    files = [f for k in keys for f in store.files(k) if f.rows]
-    if not files:
-        raise ConfigError(f"store {store_root}: the selected streams hold no rows")
-    lo = min(f.ts_local_min for f in files)
-    hi = max(f.ts_local_max for f in files) + 1
-    start = _time(dcfg.get("start"), "start")
-    end = _time(dcfg.get("end"), "end")
-    lo = max(lo, start) if start is not None else lo
-    hi = min(hi, end) if end is not None else hi
-    if hi <= lo:
-        raise ConfigError(f"[data] start/end select no data of store {store_root}")
-    return lo, hi
 
 
 # ----------------------------------------------------------------------------- rows
@@ -679,8 +657,8 @@ def fold_summary(
         row["is_objective"] = is_v
         row["oos_objective"] = oos
         if additive:
-            h_tr = (f.train_end - f.train_start) / 3.6e12
-            h_te = (f.test_end - f.test_start) / 3.6e12
+            h_tr = (f.train_end - f.train_start) / NS_PER_H
+            h_te = (f.test_end - f.test_start) / NS_PER_H
             row["is_per_hour"] = None if is_v is None else is_v / h_tr
             row["oos_per_hour"] = None if oos is None else oos / h_te
             a, b = row["is_per_hour"], row["oos_per_hour"]

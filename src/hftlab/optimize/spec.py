@@ -34,7 +34,6 @@ import copy
 import difflib
 import itertools
 import math
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,9 +41,18 @@ from typing import Any, Literal
 
 import msgspec
 
+from hftlab.engine.spec import (
+    RUN_TABLES,
+    apply_overrides,
+    build_configs,
+    check_data_table,
+    check_tables,
+    read_toml,
+)
 from hftlab.errors import ConfigError
 from hftlab.risk import RiskConfig
 from hftlab.sim.config import SimConfig
+from hftlab.units import parse_duration
 
 __all__ = [
     "Choice",
@@ -52,16 +60,13 @@ __all__ = [
     "OptimizeSettings",
     "Param",
     "Range",
-    "apply_overrides",
     "load_optimize_config",
     "parameter_names",
 ]
 
 #: Tables of the base backtest config that grid parameters may address.
 PARAM_TABLES = ("strategy", "sim", "risk")
-_BASE_TABLES = {"sim", "data", "strategy", "risk"}
-_OWN_TABLES = {"grid", "optimize"}
-_DATA_KEYS = {"instruments", "channels", "start", "end"}
+_OWN_TABLES = ("grid", "optimize")
 _RANGE_KEYS = {"start", "stop", "step", "num", "log"}
 _SETTINGS_KEYS = {"objective", "direction", "metrics", "top", "seed", "walk_forward", "interval"}
 _MAX_POINTS = 1_000_000
@@ -332,37 +337,6 @@ def _parse_values(name: str, raw: Any, where: str) -> Choice | Range:
 
 
 # ----------------------------------------------------------------------------- configs
-def apply_overrides(base: dict[str, dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``base`` with each dotted ``values`` entry set in its table."""
-    tables = copy.deepcopy(base)
-    for name, value in values.items():
-        parts = name.split(".")
-        node = tables.setdefault(parts[0], {})
-        for part in parts[1:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
-        node[parts[-1]] = value
-    return tables
-
-
-def build_configs(
-    strategy_cls: Any, tables: dict[str, Any], where: str
-) -> tuple[SimConfig, Any, RiskConfig | None]:
-    """The simulator, strategy and risk configs of one point; ConfigError naming the point."""
-    try:
-        sim = SimConfig.from_dict(tables.get("sim", {}))
-        cfg = strategy_cls.make_config(tables.get("strategy"))
-        risk = RiskConfig.from_dict(tables["risk"]) if "risk" in tables else None
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    except (ValueError, TypeError) as exc:  # a Struct's __post_init__ raising ValueError
-        raise ConfigError(f"{where}: {exc}") from None
-    return sim, cfg, risk
-
-
 def _parse_settings(raw: dict[str, Any], where: str) -> OptimizeSettings:
     unknown = sorted(set(raw) - _SETTINGS_KEYS)
     if unknown:
@@ -376,6 +350,7 @@ def _parse_settings(raw: dict[str, Any], where: str) -> OptimizeSettings:
         raise ConfigError(f"{where}: [optimize] {exc}") from None
     if s.top < 1:
         raise ConfigError(f"{where}: [optimize] top must be >= 1, got {s.top}")
+    parse_duration(s.interval, f"{where}: [optimize] interval")
     return OptimizeSettings(
         objective=s.objective,
         direction=s.direction,
@@ -408,27 +383,9 @@ def parse_optimize_config(
         Unknown table or parameter (with the closest known name), empty grid, bad range or a
         grid point the strategy or simulator config refuses.
     """
-    unknown = set(data) - _BASE_TABLES - _OWN_TABLES
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown table(s) {sorted(unknown)} "
-            f"(expected {sorted(_BASE_TABLES | _OWN_TABLES)})"
-        )
-    base = {k: dict(v) for k, v in data.items() if k in _BASE_TABLES}
-    for k, v in base.items():
-        if not isinstance(data[k], dict):
-            raise ConfigError(f"{where}: [{k}] must be a table")
-        base[k] = copy.deepcopy(v)
-    dcfg = base.get("data", {})
-    unknown_data = sorted(set(dcfg) - _DATA_KEYS)
-    if unknown_data:
-        close = difflib.get_close_matches(unknown_data[0], sorted(_DATA_KEYS), n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"known: {sorted(_DATA_KEYS)}"
-        raise ConfigError(f"{where}: [data] unknown key {unknown_data[0]!r} ({hint})")
-    from hftlab.backtest.cli import _time
-
-    for key in ("start", "end"):
-        _time(dcfg.get(key), key)
+    check_tables(data, where, (*RUN_TABLES, *_OWN_TABLES))
+    base = {k: copy.deepcopy(v) for k, v in data.items() if k in RUN_TABLES}
+    check_data_table(base.get("data", {}), where)
     grid_raw = data.get("grid")
     if not isinstance(grid_raw, dict) or not grid_raw:
         raise ConfigError(
@@ -461,12 +418,7 @@ def parse_optimize_config(
 def load_optimize_config(path: str | Path, strategy_cls: Any) -> OptimizeConfig:
     """Read and validate an optimiser TOML file (see the module docstring)."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    data = read_toml(path)
     cfg = parse_optimize_config(data, strategy_cls, where=str(path))
     cfg.path = path
     return cfg

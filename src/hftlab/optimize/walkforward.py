@@ -3,8 +3,9 @@
 Syntax of ``--walk-forward``:
 
 * ``train=2h,test=1h`` — rolling windows: train on ``[t, t+2h)``, test on ``[t+2h, t+3h)``, then
-  move ``t`` on by ``step`` (default: the test length, so test windows tile the span). Units:
-  ``ms``, ``s``, ``m``/``min``, ``h``, ``d``.
+  move ``t`` on by ``step`` (default: the test length, so test windows tile the span). Durations
+  as everywhere in hftlab (:func:`hftlab.units.parse_duration`): ``ns``, ``us``, ``ms``, ``s``,
+  ``m``/``min``, ``h``, ``d``.
 * ``train=1d,test=1d,step=1d,anchored`` — ``anchored`` keeps every train window starting at the
   span start (an expanding window).
 * ``folds=N`` — cut the span into ``N + 1`` equal segments; fold ``i`` trains on segment ``i``
@@ -16,37 +17,13 @@ and its test window never overlap.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from hftlab.errors import ConfigError
+from hftlab.units import format_duration, parse_duration
 
-__all__ = ["Fold", "WalkForward", "parse_duration", "parse_walk_forward"]
-
-_UNITS = {
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "min": 60_000_000_000,
-    "h": 3_600_000_000_000,
-    "d": 86_400_000_000_000,
-}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)\s*$")
-
-
-def parse_duration(text: str, what: str = "duration") -> int:
-    """``"90s"``, ``"2h"``, ``"1.5d"``, ``"250ms"`` -> nanoseconds (> 0)."""
-    m = _DURATION.match(text)
-    if not m:
-        raise ConfigError(
-            f"--walk-forward {what}={text!r}: expected a number and a unit "
-            "(ms, s, m, h, d), e.g. 2h"
-        )
-    ns = round(float(m.group(1)) * _UNITS[m.group(2)])
-    if ns <= 0:
-        raise ConfigError(f"--walk-forward {what}={text!r} must be > 0")
-    return ns
+__all__ = ["Fold", "WalkForward", "parse_walk_forward"]
 
 
 @dataclass(frozen=True)
@@ -117,8 +94,8 @@ class WalkForward:
         if not out:
             raise ConfigError(
                 f"--walk-forward {self.text}: train + test "
-                f"({(self.train + self.test) / 1e9:,.0f} s) is longer than the data span "
-                f"({span / 1e9:,.0f} s); use shorter windows or folds=N"
+                f"({format_duration(self.train + self.test)}) is longer than the data span "
+                f"({format_duration(span)}); use shorter windows or folds=N"
             )
         return out
 
@@ -170,8 +147,8 @@ def parse_walk_forward(text: str) -> WalkForward:
         )
     return WalkForward(
         text=text,
-        train=parse_duration(opts["train"], "train"),
-        test=parse_duration(opts["test"], "test"),
-        step=parse_duration(opts["step"], "step") if "step" in opts else None,
+        train=parse_duration(opts["train"], "--walk-forward train"),
+        test=parse_duration(opts["test"], "--walk-forward test"),
+        step=parse_duration(opts["step"], "--walk-forward step") if "step" in opts else None,
         anchored=anchored,
     )
