@@ -154,6 +154,10 @@ def _as_ratio(step: float, what: str) -> tuple[int, int]:
     return num, den
 
 
+#: A scalar or an array of them (the contract arithmetic of :class:`Instrument` takes both).
+_Num = float | np.ndarray
+
+
 class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     """What the sim core needs to know about a tradable instrument.
 
@@ -202,6 +206,99 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
 
     def lots_to_qty(self, lots: np.ndarray | int) -> np.ndarray:
         return _from_steps(lots, *self.lot_ratio)
+
+    # Contract arithmetic, in the settlement currency: the quote currency for spot and linear
+    # contracts, the coin for inverse ones. Each formula takes ``qty * contract_size`` first,
+    # then applies the price, in this one order (results are compared bit for bit). Quantities
+    # and prices may be floats or NumPy arrays (elementwise).
+
+    def position_value(self, qty: _Num, price: _Num) -> _Num:
+        """What a position of ``qty`` (signed, instrument units) adds to equity at ``price``.
+
+        Spot and linear: ``qty * contract_size * price``. Inverse: ``-qty * contract_size /
+        price`` (a long position of contracts is a short of the coin).
+
+        Parameters
+        ----------
+        qty
+            Position, + long, − short, in instrument units (base currency or contracts).
+        price
+            The mark price (e.g. the mid); a NaN price gives NaN.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            The marked value in the settlement currency.
+        """
+        q = qty * self.contract_size
+        return -q / price if self.contract_type == ContractType.INVERSE else q * price
+
+    def notional(self, qty: _Num, price: _Num) -> _Num:
+        """Gross value of ``|qty|`` at ``price``: ``|qty| * contract_size * price`` (spot,
+        linear) or ``|qty| * contract_size / price`` (inverse), never negative.
+
+        Parameters
+        ----------
+        qty
+            A size or position in instrument units (its sign is ignored).
+        price
+            The price that values it.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            The notional in the settlement currency.
+        """
+        q = abs(qty) * self.contract_size
+        return q / price if self.contract_type == ContractType.INVERSE else q * price
+
+    def cash_delta(self, side: _Num, qty: _Num, price: _Num, fee: _Num = 0.0) -> _Num:
+        """The change of cash a fill makes, the fee included.
+
+        Spot and linear: a buy pays ``qty * contract_size * price`` (``-(side * q * price +
+        fee)``). Inverse: a buy *receives* ``qty * contract_size / price`` of the coin (``side *
+        q / price - fee``), so a round trip earns ``q * (1/entry - 1/exit)``.
+
+        Parameters
+        ----------
+        side
+            +1 buy, −1 sell.
+        qty
+            The filled size (> 0), instrument units.
+        price
+            The fill price.
+        fee
+            The fee paid (negative: a rebate received); 0 gives the cash flow before fees.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            The cash change in the settlement currency.
+        """
+        q = qty * self.contract_size
+        if self.contract_type == ContractType.INVERSE:
+            return side * q / price - fee
+        return -(side * q * price + fee)
+
+    def equity(self, cash: _Num, qty: _Num, price: _Num) -> _Num:
+        """Equity of an account holding ``cash`` and a position of ``qty`` marked to ``price``:
+        ``cash + position_value(qty, price)``.
+
+        Parameters
+        ----------
+        cash
+            Cash in the settlement currency (fees included).
+        qty
+            Position, + long, − short, in instrument units.
+        price
+            The mark price.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            Equity in the settlement currency.
+        """
+        return cash + self.position_value(qty, price)
 
     def to_json(self) -> bytes:
         return msgspec.json.encode(self)
