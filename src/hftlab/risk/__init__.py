@@ -5,20 +5,16 @@
 >>> guarded = RiskManager(MyStrategy(), limits)  # doctest: +SKIP
 
 ``run_backtest`` wraps every strategy (``risk=RiskConfig(...)``, the defaults if omitted); see
-``docs/risk.md`` for the rules, their guarantees and the ``risk.parquet`` schema.
+``docs/risk.md`` for the rules, their guarantees and the ``risk.parquet`` schema. Each rule is a
+module of :mod:`hftlab.risk.rules`; :class:`RiskManager` composes those a config switches on.
 """
 
 from __future__ import annotations
 
-from hftlab.risk.config import ACTIONS, RULES, RiskConfig
-from hftlab.risk.manager import (
-    RISK_REJECT_CODES,
-    RISK_SCHEMA,
-    RiskManager,
-    reject_reason_name,
-    risk_summary,
-    risk_table,
-)
+from hftlab.risk.config import RISK_REJECT_CODES, RULES, RiskConfig, reject_reason_name
+from hftlab.risk.manager import RiskManager
+from hftlab.risk.results import RISK_SCHEMA, risk_summary, risk_table
+from hftlab.vocab import RISK_ACTIONS as ACTIONS  # the name this package has always exported
 
 __all__ = [
     "ACTIONS",

@@ -16,7 +16,7 @@ import msgspec
 
 from hftlab.errors import ConfigError
 
-__all__ = ["RULES", "RiskConfig"]
+__all__ = ["RISK_REJECT_CODES", "RULES", "RiskConfig", "reject_reason_name"]
 
 #: The rule names of ``risk.parquet`` and ``summary.json`` (in this order).
 RULES: tuple[str, ...] = (
@@ -29,8 +29,15 @@ RULES: tuple[str, ...] = (
     "order_rate",
 )
 
-#: The action names of ``risk.parquet``.
-ACTIONS: tuple[str, ...] = ("block_order", "pull_quotes", "resume", "kill", "flatten")
+#: ``Order.reject_reason`` of a request refused by a rule (101 + index in :data:`RULES`).
+RISK_REJECT_CODES: dict[str, int] = {rule: 101 + k for k, rule in enumerate(RULES)}
+_CODE_RULE = {code: rule for rule, code in RISK_REJECT_CODES.items()}
+
+
+def reject_reason_name(code: int) -> str:
+    """``"risk_<rule>"`` for a risk reject code, ``""`` for anything else."""
+    rule = _CODE_RULE.get(code)
+    return "" if rule is None else f"risk_{rule}"
 
 
 def _positive(name: str, value: float | None, what: str) -> None:

@@ -1,0 +1,65 @@
+"""``order_rate``: refuse new orders and modifies once ``max_order_rate`` requests (new,
+modify, cancel; the manager's own cancels and flatten orders included) were sent in the
+rolling second ``(now − 1 s, now]``. Cancels are never refused. See ``docs/risk.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Self
+
+from hftlab.risk.config import RiskConfig
+from hftlab.risk.rules.base import Rule
+from hftlab.units import NS_PER_S
+
+if TYPE_CHECKING:
+    from hftlab.strategy import Order
+
+__all__ = ["OrderRate"]
+
+
+class OrderRate(Rule):
+    """``order_rate``: requests per rolling second of local time."""
+
+    name = "order_rate"
+    counts_requests = True
+
+    def __init__(self, config: RiskConfig, limit: int) -> None:
+        super().__init__(config)
+        self.limit = limit
+
+    @classmethod
+    def from_config(cls, config: RiskConfig) -> Self | None:
+        limit = config.max_order_rate
+        return None if limit is None else cls(config, limit)
+
+    def count(self) -> int:
+        """Requests sent in the last second (older ones are forgotten)."""
+        s = self.state
+        q = s.req_times
+        cut = s.ctx.now - NS_PER_S
+        while q and q[0] <= cut:
+            q.popleft()
+        return len(q)
+
+    def check_new(self, inst: int, side: int, ticks: int, lots: int, tif: int) -> int:
+        n = self.count()
+        if n < self.limit:
+            return 0
+        return self.refuse(
+            inst,
+            n + 1,
+            self.limit,
+            self.state.describe(inst, side, ticks, lots, tif)
+            + f": {n} requests in the last second",
+        )
+
+    def check_modify(self, order: Order, ticks: int, lots: int, grow: int) -> int:
+        n = self.count()
+        if n < self.limit:
+            return 0
+        return self.refuse(
+            order.instrument,
+            n + 1,
+            self.limit,
+            f"modify order {order.id}: {n} requests in the last second",
+        )
