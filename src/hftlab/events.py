@@ -26,10 +26,9 @@ import numpy as np
 import pyarrow as pa
 
 from hftlab.errors import InstrumentError
-
-NS_PER_US: Final = 1_000
-NS_PER_MS: Final = 1_000_000
-NS_PER_S: Final = 1_000_000_000
+from hftlab.units import NS_PER_MS as NS_PER_MS  # re-exported: importers read them from here
+from hftlab.units import NS_PER_S as NS_PER_S
+from hftlab.units import NS_PER_US as NS_PER_US
 
 
 class EventKind(IntEnum):

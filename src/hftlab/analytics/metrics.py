@@ -21,9 +21,8 @@ import msgspec
 import numpy as np
 
 from hftlab.errors import ConfigError, DataError
+from hftlab.units import NS_PER_DAY, format_duration
 
-NS_PER_SECOND: Final = 1_000_000_000
-NS_PER_DAY: Final = 86_400 * NS_PER_SECOND
 #: A 24/7 market trades every second of a 365-day year.
 NS_PER_YEAR: Final = 365 * NS_PER_DAY
 
@@ -384,21 +383,6 @@ def _clock_column(clock: Clock) -> str:
     return f"ts_{clock}"
 
 
-def _fmt_ns(ns: int | float) -> str:
-    """A duration in the largest unit that keeps it ≥ 1, for refusal messages."""
-    for unit, size in (
-        ("d", NS_PER_DAY),
-        ("h", 3600 * NS_PER_SECOND),
-        ("min", 60 * NS_PER_SECOND),
-        ("s", NS_PER_SECOND),
-        ("ms", 1_000_000),
-        ("µs", 1_000),
-    ):
-        if abs(ns) >= size:
-            return f"{ns / size:g} {unit}"
-    return f"{ns:g} ns"
-
-
 def _refused(reason: str) -> Estimate:
     return Estimate(None, reason)
 
@@ -569,8 +553,8 @@ def _ratio(
         annual = _refused(reason or "")
     elif span < policy.min_span_ns:
         annual = _refused(
-            f"span {_fmt_ns(span)} is shorter than the {_fmt_ns(policy.min_span_ns)} minimum "
-            "for an annualised figure"
+            f"span {format_duration(span)} is shorter than the "
+            f"{format_duration(policy.min_span_ns)} minimum for an annualised figure"
         )
     else:
         annual = Estimate(per_period * annual_scale)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,6 @@ from hftlab.analytics.markouts import DEFAULT_HORIZONS_NS, Markouts, markout_cur
 from hftlab.analytics.metrics import (
     DEFAULT_LATENCY_PERCENTILES,
     DEFAULT_POLICY,
-    NS_PER_SECOND,
     AnnualisationPolicy,
     Distribution,
     Drawdown,
@@ -58,6 +56,7 @@ from hftlab.analytics.metrics import (
 )
 from hftlab.errors import ConfigError, DataError, StoreError
 from hftlab.risk.config import RULES
+from hftlab.units import NS_PER_MS, NS_PER_S, NS_PER_US, parse_duration
 
 if TYPE_CHECKING:
     from hftlab.backtest.result import BacktestResult
@@ -100,18 +99,6 @@ _ACKS: Final = (
     "canceled",
     "cancel_rejected",
 )
-_UNITS_NS: Final = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,
-    "ms": 1_000_000,
-    "s": NS_PER_SECOND,
-    "m": 60 * NS_PER_SECOND,
-    "min": 60 * NS_PER_SECOND,
-    "h": 3600 * NS_PER_SECOND,
-    "d": 86_400 * NS_PER_SECOND,
-}
-_INTERVAL_RE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zµ]+)\s*$")
 
 
 #: Anything :func:`as_run` accepts: a run folder, a ``BacktestResult`` or a :class:`RunData`.
@@ -285,20 +272,9 @@ def as_run(run: RunLike) -> RunData:
 def parse_interval(interval: str | int) -> int:
     """A sampling interval such as ``"100ms"``, ``"1s"``, ``"5min"``, ``"1h"`` in ns.
 
-    An int is taken as nanoseconds. Units: ns, us (µs), ms, s, m/min, h, d.
+    :func:`hftlab.units.parse_duration` (an int is ns); errors name the ``interval``.
     """
-    if isinstance(interval, int):
-        ns = interval
-    else:
-        m = _INTERVAL_RE.match(str(interval).lower())
-        if m is None or m.group(2) not in _UNITS_NS:
-            raise ConfigError(
-                f"interval {interval!r}: expected a number and a unit, e.g. 100ms, 1s, 5min, 1h"
-            )
-        ns = round(float(m.group(1)) * _UNITS_NS[m.group(2)])
-    if ns <= 0:
-        raise ConfigError(f"interval {interval!r} must be > 0")
-    return int(ns)
+    return parse_duration(interval, "interval")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1064,7 +1040,7 @@ def _pct(d: Distribution, q: float, scale: float) -> float | None:
 
 
 def _horizon_label(ns: int) -> str:
-    for unit, size in (("s", NS_PER_SECOND), ("ms", 1_000_000), ("us", 1_000)):
+    for unit, size in (("s", NS_PER_S), ("ms", NS_PER_MS), ("us", NS_PER_US)):
         if ns >= size and ns % size == 0:
             return f"{ns // size}{unit}"
     return f"{ns}ns"
@@ -1113,7 +1089,7 @@ def compute_metrics(
     }
     ts_eq, eq = equity_series(r)
     first, last = int(ts_eq[0]), run_end_ts(r)
-    out["span_s"] = (last - int(s.get("first_ts") or first)) / NS_PER_SECOND
+    out["span_s"] = (last - int(s.get("first_ts") or first)) / NS_PER_S
 
     # PnL
     out["pnl"] = float(eq[-1])  # runs start flat with zero cash: final equity is the PnL
@@ -1147,9 +1123,9 @@ def compute_metrics(
         out[f"{ratio.name}_reason"] = ratio.annualised.reason
     dd = max_drawdown(ts_eq, eq)
     out["max_drawdown"] = dd.max_abs
-    out["max_drawdown_duration_s"] = dd.duration_ns / NS_PER_SECOND
+    out["max_drawdown_duration_s"] = dd.duration_ns / NS_PER_S
     out["max_drawdown_recovered"] = int(dd.recovered)
-    out["longest_underwater_s"] = dd.longest_underwater_ns / NS_PER_SECOND
+    out["longest_underwater_s"] = dd.longest_underwater_ns / NS_PER_S
 
     # Fills and orders
     liq = _codes(r.fills, "liquidity", ("maker", "taker"))
@@ -1199,7 +1175,7 @@ def compute_metrics(
         out["max_abs_position"] = inv.max_abs_position
         out["inventory_turnover"] = _est(inv.turnover)
         out["inventory_turnover_per_day"] = _est(inv.turnover_per_day)
-        out["time_at_limit_s"] = None if limit is None else inv.time_at_limit_ns / NS_PER_SECOND
+        out["time_at_limit_s"] = None if limit is None else inv.time_at_limit_ns / NS_PER_S
         out["time_at_limit_fraction"] = None if limit is None else _est(inv.time_at_limit_fraction)
 
     # Latencies

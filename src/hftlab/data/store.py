@@ -33,17 +33,16 @@ from hftlab.errors import DataError, InstrumentError, StoreError
 from hftlab.events import (
     CHANNEL_SCHEMAS,
     EVENT_DTYPE,
-    NS_PER_S,
     Channel,
     EventKind,
     Instrument,
 )
+from hftlab.units import NS_PER_DAY, NS_PER_S
 
 FORMAT_VERSION: Final = "1"
 META_INSTRUMENT: Final = b"hftlab.instrument"
 META_CHANNEL: Final = b"hftlab.channel"
 META_VERSION: Final = b"hftlab.format_version"
-NS_PER_DAY: Final = 86_400 * NS_PER_S
 DEFAULT_ROW_GROUP_ROWS: Final = 131_072
 PREFETCH_THREADS: Final = 2  # the machine class we target has 2 cores
 READ_BATCH_ROWS: Final = 32_768  # rows decoded at a time per stream (bounds reader memory)
