@@ -139,6 +139,21 @@ def book_clear(bk: np.ndarray, side: int) -> None:
         bk[1, 0, 0] = 0
 
 
+@njit(cache=True, inline="always")
+def book_set_bbo(
+    bk: np.ndarray, bid_price: int, bid_qty: int, ask_price: int, ask_qty: int
+) -> None:
+    """Make the book one best bid and one best ask (a BBO row); a side with qty 0 stays empty.
+
+    Inlined: the sim core calls it per BBO row of a book built from quotes.
+    """
+    book_clear(bk, 0)
+    if bid_qty > 0:
+        book_apply(bk, 1, bid_price, bid_qty)
+    if ask_qty > 0:
+        book_apply(bk, -1, ask_price, ask_qty)
+
+
 @njit(cache=True)
 def book_best_bid(bk: np.ndarray) -> tuple[int, int]:
     """``(price, qty)`` of the best bid; ``(EMPTY_BID, 0)`` when there are no bids."""

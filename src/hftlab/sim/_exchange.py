@@ -20,6 +20,7 @@ from hftlab.book._core import (
     book_best_bid,
     book_clear,
     book_qty_at,
+    book_set_bbo,
 )
 from hftlab.events import EventKind
 from hftlab.sim._layout import (
@@ -97,22 +98,14 @@ def _exchange_event(
         if depth_book:
             return
         if not has_orders:
-            book_clear(bk, 0)
-            if r.qty > 0:
-                book_apply(bk, 1, r.price, r.qty)
-            if r.qty2 > 0:
-                book_apply(bk, -1, r.price2, r.qty2)
+            book_set_bbo(bk, r.price, r.qty, r.price2, r.qty2)
             return
         # Each order's level size before the quote, to feed the queue model the change.
         before = np.zeros(ords.shape[0], dtype=np.int64)
         for s in range(ctl[C_NSLOT]):
             if ords[s, O_ACTIVE] == 1 and ords[s, O_INST] == inst:
                 before[s] = book_qty_at(bk, ords[s, O_SIDE], ords[s, O_PRICE])
-        book_clear(bk, 0)
-        if r.qty > 0:
-            book_apply(bk, 1, r.price, r.qty)
-        if r.qty2 > 0:
-            book_apply(bk, -1, r.price2, r.qty2)
+        book_set_bbo(bk, r.price, r.qty, r.price2, r.qty2)
         model = ctl[C_QMODEL]
         pw = cfg[CF_QPOW]
         for s in range(ctl[C_NSLOT]):
@@ -283,11 +276,7 @@ def _exchange_rows(
                     book_clear(books[inst], r.side)
             elif k == _K_BBO:
                 bk = books[inst]
-                book_clear(bk, 0)
-                if r.qty > 0:
-                    book_apply(bk, 1, r.price, r.qty)
-                if r.qty2 > 0:
-                    book_apply(bk, -1, r.price2, r.qty2)
+                book_set_bbo(bk, r.price, r.qty, r.price2, r.qty2)
         else:
             tail = ctl[C_RS_TAIL]
             _exchange_event(

@@ -12,7 +12,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from hftlab.book._core import book_apply, book_best_ask, book_best_bid, book_clear, book_mid
+from hftlab.book._core import (
+    book_apply,
+    book_best_ask,
+    book_best_bid,
+    book_clear,
+    book_mid,
+    book_set_bbo,
+)
 from hftlab.sim._exchange import _K_BBO, _K_CLEAR, _K_DEPTH, _K_SNAPSHOT, _K_TRADE
 from hftlab.sim._layout import (
     AF_CASH,
@@ -155,11 +162,7 @@ def _local_event(
             book_clear(lb, r.side)
             changed = True
     elif kind == _K_BBO and not depth_book:
-        book_clear(lb, 0)
-        if r.qty > 0:
-            book_apply(lb, 1, r.price, r.qty)
-        if r.qty2 > 0:
-            book_apply(lb, -1, r.price2, r.qty2)
+        book_set_bbo(lb, r.price, r.qty, r.price2, r.qty2)
         changed = True
     if not changed:
         return 0
