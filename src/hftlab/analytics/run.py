@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from hftlab import runfolder, vocab
 from hftlab.analytics.markouts import DEFAULT_HORIZONS_NS, Markouts, markout_curve, markouts
 from hftlab.analytics.metrics import (
     DEFAULT_LATENCY_PERCENTILES,
@@ -63,17 +64,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RUN_FILES: Final = ("state.parquet", "orders.parquet", "fills.parquet", "summary.json")
-
 #: Columns ``risk.parquet`` must have (one row per risk-manager action).
-RISK_COLUMNS: Final = ("ts_local", "instrument", "rule", "action", "value", "limit", "detail")
+RISK_COLUMNS: Final = runfolder.columns(runfolder.RISK_SCHEMA)
 #: Risk rules, reported with a count of 0 when they never fired (the risk manager's names).
 RISK_RULES: Final = RULES
 #: Risk actions. ``resume`` ends a trigger's effect; it is not a trigger itself.
-RISK_ACTIONS: Final = ("block_order", "pull_quotes", "resume", "kill", "flatten")
+RISK_ACTIONS: Final = vocab.RISK_ACTIONS
 
 #: Actions that count as a rule firing (as in ``summary.json`` ``risk.triggers``).
-_TRIGGER_ACTIONS: Final = ("block_order", "pull_quotes", "kill")
+_TRIGGER_ACTIONS: Final = vocab.RISK_TRIGGER_ACTIONS
 _STATE_COLUMNS: Final = ("ts", "instrument", "mid", "position", "cash", "fees", "equity")
 _ORDER_COLUMNS: Final = (
     "ts_local",
@@ -90,14 +89,18 @@ _ORDER_COLUMNS: Final = (
     "liquidity",
     "fee",
 )
-_REQUESTS: Final = ("sent_new", "sent_modify", "sent_cancel")
-_ACKS: Final = (
-    "accepted",
-    "rejected",
-    "modified",
-    "modify_rejected",
-    "canceled",
-    "cancel_rejected",
+_OE = vocab.OrderEvent
+_REQUESTS: Final = tuple(e.label for e in (_OE.SENT_NEW, _OE.SENT_MODIFY, _OE.SENT_CANCEL))
+_ACKS: Final = tuple(
+    e.label
+    for e in (
+        _OE.ACCEPTED,
+        _OE.REJECTED,
+        _OE.MODIFIED,
+        _OE.MODIFY_REJECTED,
+        _OE.CANCELED,
+        _OE.CANCEL_REJECTED,
+    )
 )
 
 
