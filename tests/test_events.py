@@ -65,3 +65,66 @@ def test_instrument_json_roundtrip() -> None:
 def test_event_dtype_is_packed_for_the_sim_core() -> None:
     assert EVENT_DTYPE.itemsize == 56
     assert EVENT_DTYPE["ts_local"] == np.int64 and EVENT_DTYPE["price"] == np.int64
+
+
+# ---------------------------------------------------------------------------- contract arithmetic
+def _contract(kind: ContractType, size: float) -> Instrument:
+    return Instrument(
+        venue="v", symbol="S", tick_size=0.1, lot_size=1.0, contract_type=kind, contract_size=size
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "size"),
+    [(ContractType.SPOT, 1.0), (ContractType.LINEAR, 0.01), (ContractType.INVERSE, 100.0)],
+)
+def test_contract_arithmetic_formulas(kind: ContractType, size: float) -> None:
+    inst = _contract(kind, size)
+    q, p = 3.0, 25_000.0
+    if kind == ContractType.INVERSE:
+        assert inst.position_value(q, p) == -(q * size) / p
+        assert inst.position_value(-q, p) == (q * size) / p
+        assert inst.notional(-q, p) == inst.notional(q, p) == (q * size) / p
+        assert inst.cash_delta(1, q, p, 0.5) == (q * size) / p - 0.5  # a buy receives coin
+        assert inst.cash_delta(-1, q, p) == -(q * size) / p
+    else:
+        assert inst.position_value(q, p) == (q * size) * p
+        assert inst.position_value(-q, p) == -(q * size) * p
+        assert inst.notional(-q, p) == inst.notional(q, p) == (q * size) * p
+        assert inst.cash_delta(1, q, p, 0.5) == -((q * size) * p + 0.5)  # a buy pays
+        assert inst.cash_delta(-1, q, p) == (q * size) * p
+    assert inst.equity(7.0, q, p) == 7.0 + inst.position_value(q, p)
+    assert np.isnan(inst.position_value(q, float("nan")))
+
+
+@pytest.mark.parametrize("kind", list(ContractType))
+def test_contract_round_trip_pnl(kind: ContractType) -> None:
+    """Buy, then sell at a higher price: cash is the round trip's PnL, and equity marked at
+    the exit while holding equals the cash after closing."""
+    inst = _contract(kind, 10.0)
+    q, entry, exit_ = 2.0, 100.0, 125.0
+    cash = inst.cash_delta(1, q, entry) + inst.cash_delta(-1, q, exit_)
+    if kind == ContractType.INVERSE:
+        expected = q * 10.0 * (1 / entry - 1 / exit_)
+    else:
+        expected = q * 10.0 * (exit_ - entry)
+    assert cash == pytest.approx(expected, rel=1e-12) and cash > 0
+    assert inst.equity(inst.cash_delta(1, q, entry), q, exit_) == pytest.approx(cash, rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", list(ContractType))
+def test_contract_arithmetic_on_arrays_is_elementwise(kind: ContractType) -> None:
+    inst = _contract(kind, 0.5)
+    qty = np.array([1.0, -2.5, 0.0, 4.0])
+    price = np.array([10.0, 20.5, 30.0, 99.25])
+    side = np.array([1, -1, 1, -1])
+    fee = np.array([0.1, -0.2, 0.0, 0.3])
+    for name, args in (
+        ("position_value", (qty, price)),
+        ("notional", (qty, price)),
+        ("cash_delta", (side, np.abs(qty), price, fee)),
+        ("equity", (fee, qty, price)),
+    ):
+        got = getattr(inst, name)(*args)
+        each = [getattr(inst, name)(*(float(a[k]) for a in args)) for k in range(qty.size)]
+        assert got.dtype == np.float64 and got.tolist() == each, name
