@@ -26,9 +26,7 @@ from hftlab.analytics.metrics import (
     _timestamps,
 )
 from hftlab.errors import ConfigError, DataError
-
-NS_PER_MS: Final = 1_000_000
-NS_PER_S: Final = 1_000_000_000
+from hftlab.units import NS_PER_MS, NS_PER_S
 
 #: 100 ms, 1 s, 10 s, 60 s.
 DEFAULT_HORIZONS_NS: Final = (100 * NS_PER_MS, NS_PER_S, 10 * NS_PER_S, 60 * NS_PER_S)

@@ -18,8 +18,9 @@ from hftlab.backtest.result import BacktestResult
 from hftlab.data.store import EventStream
 from hftlab.engine.session import Session
 from hftlab.engine.sink import RunRecorder
+from hftlab.engine.spec import book_sources
 from hftlab.errors import EngineError
-from hftlab.events import Channel, Instrument
+from hftlab.events import Instrument
 from hftlab.risk import RiskConfig
 from hftlab.sim.config import SimConfig
 from hftlab.sim.core import PreparedChunk, SimCore
@@ -31,18 +32,6 @@ Progress = Callable[[int], None]
 
 #: True if the compiled core is in numba's on-disk cache (a run will not compile).
 core_is_compiled = SimCore.is_compiled
-
-
-def book_sources(stream: EventStream) -> list[bool]:
-    """Per instrument of ``stream``: True if only BBO data builds its book (no depth channel)."""
-    chans: dict[tuple[str, str], set[Channel]] = {}
-    for key in stream.keys:
-        chans.setdefault((key.venue, key.symbol), set()).add(key.channel)
-    return [
-        Channel.DEPTH not in chans[(i.venue, i.symbol)]
-        and Channel.BBO in chans[(i.venue, i.symbol)]
-        for i in stream.instruments
-    ]
 
 
 _ASYNC_MIN_ROWS = 4096  # smaller chunks are prepared inline: a thread hand-off costs ~50 us
