@@ -129,6 +129,11 @@ class BookSync(Generic[H]):
         """True if the next loaded snapshot rebuilds a book broken by a gap."""
         return self._after_gap
 
+    @property
+    def oldest_buffered(self) -> H | None:
+        """Handle of the oldest buffered diff (the first a snapshot could hand back), or None."""
+        return self._buffer[0].handle if self._buffer else None
+
     # ---------------------------------------------------------------- events
     def on_diff(self, first: int, last: int, prev: int, handle: H) -> DiffAction:
         """Classify a diff with ids ``U`` (first), ``u`` (last), ``pu`` (prev; -1 on spot).

@@ -1,11 +1,19 @@
-"""Raw Binance WebSocket + REST captures: hftbacktest and cryptofeed layouts.
+"""Raw Binance WebSocket + REST captures: the hftbacktest and cryptofeed file layouts.
+
+This module reads the file layouts only. Decoding is :mod:`hftlab.feeds.binance.schemas`'s, and
+each symbol's payloads, merged over the files of one recording in arrival order, run through
+the same incremental normaliser the live recorder uses
+(:mod:`hftlab.feeds.binance.normalise`: book sync, depth/trade/bbo rows, inferred venue times).
+What is left here is the recording-wide part: the venue of each symbol, ``@aggTrade`` only when
+a symbol has no ``@trade``, tick/lot inference, book validation, the latency report, writing.
 
 Layouts (detected from the first lines of each file)
 ----------------------------------------------------
 hftbacktest
     One message per line, ``<local_ts> <json>``; ``local_ts`` an integer in ns (2024+) or µs
-    (2023), detected from its magnitude. The JSON is a combined-stream message or, once per file
-    pair, the bare REST depth snapshot (logged when the response arrived)::
+    (2023), detected from its magnitude (:func:`hftlab.units.epoch_unit_ns`). The JSON is a
+    combined-stream message or, once per file pair, the bare REST depth snapshot (logged when
+    the response arrived)::
 
         1723161253937085768 {"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate",
             "E":1723161255208,"s":"BTCUSDT","U":50093239189,"u":50093239202,
@@ -36,154 +44,66 @@ unknown are counted in ``ImportSummary.ignored`` (unknown names also give a warn
 Venue: ``binance`` (spot), ``binance-futures`` (USD-M), ``binance-delivery`` (COIN-M), from the
 connection or REST URL host when the layout has one, else from the payloads (futures diffs carry
 ``pu``, futures tickers ``E``; COIN-M symbols contain ``_``), or from the ``venue`` option.
-
-Timestamps
-----------
-``ts_exchange`` is the venue's transaction time ``T`` where the payload has one (futures depth,
-ticker and snapshot; trades) and the event time ``E`` otherwise (spot depth). Spot
-``bookTicker`` and spot REST snapshots carry no time at all; theirs is inferred and flagged
-``FLAG_TS_INFERRED``:
-
-1. arrival time minus the feed latency of the symbol's timestamped messages (depth, trades)
-   around it (rolling median of the last 32 ``ts_local - E``), so clock skew is carried over;
-2. bracketed by update id: the update happened after the depth batch before it was cut and
-   before the depth batch containing its id was published, so the estimate is clamped to
-   ``[E(previous batch), E(covering batch)]``.
-
-Book sync
----------
-Every symbol's diffs and snapshots run, in arrival order, through
-:class:`hftlab.feeds.sync.BookSync`. Depth rows are written as received; diffs received without
-a synced book (before the first usable snapshot, after a gap) and stale ones carry
-``FLAG_UNSYNCED``. A loaded snapshot is written as a CLEAR row plus SNAPSHOT rows at the
-snapshot's arrival time (``FLAG_RESYNC`` after a gap), followed by the buffered diffs that
-straddle it, written again at the same ``ts_local`` without the flag. Reading the depth channel
-in order and skipping unsynced rows therefore rebuilds the exact book.
 """
 
 from __future__ import annotations
 
-import logging
-import math
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
-from operator import attrgetter, methodcaller
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from hftlab.data.importers._common import (
-    VENUE_COINM,
-    VENUE_SPOT,
-    VENUE_USDM,
     ImportOptions,
     ImportSummary,
     InstrumentSummary,
     LatencyStats,
     instrument_for,
     iter_line_batches,
-    stable_order,
     write_channel,
 )
 from hftlab.data.importers.validate import validate_book
 from hftlab.data.store import Store
 from hftlab.errors import DataError
-from hftlab.events import (
-    FLAG_RESYNC,
-    FLAG_TS_INFERRED,
-    FLAG_UNSYNCED,
-    NO_ID,
-    NS_PER_MS,
-    Channel,
-    EventKind,
-    Side,
+from hftlab.events import FLAG_TS_INFERRED, FLAG_UNSYNCED, NO_ID, Channel, EventKind
+from hftlab.feeds.binance._infer import infer_ts_by_update_id
+from hftlab.feeds.binance.instruments import VENUE_COINM, VENUE_SPOT, VENUE_USDM, venue_of_url
+from hftlab.feeds.binance.normalise import Rows, normaliser_for
+from hftlab.feeds.binance.schemas import (
+    DECODE_ERRORS,
+    MESSAGE_DECODERS,
+    MSG_PREFIX,
+    SNAPSHOT_DECODER,
+    DepthSnapshot,
+    DepthUpdate,
+    StreamInfo,
+    StreamKind,
+    classify_stream,
+    decode_payload,
+    stream_info,
 )
-from hftlab.feeds.sync import BookSync, DiffAction, SnapshotAction
+from hftlab.units import NS_PER_S, epoch_unit_ns
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "CaptureParser",
+    "classify_stream",
+    "finish_capture",
+    "import_binance_capture",
+    "infer_ts_by_update_id",
+    "venue_of_url",
+]
 
-Level = tuple[float, float]
-_LEVELS_DECODER = msgspec.json.Decoder(list[Level], strict=False)
-
-
-# ----------------------------------------------------------------------------- payloads
-class DepthUpdate(msgspec.Struct, gc=False):
-    """``depthUpdate`` (spot and futures; ``pu``/``T`` futures only)."""
-
-    E: int
-    U: int
-    u: int
-    b: msgspec.Raw  # [[price, qty], ...]: parsed in bulk at the end (see _parse_levels)
-    a: msgspec.Raw
-    T: int = 0
-    pu: int = NO_ID
-
-
-class DepthSnapshot(msgspec.Struct, gc=False):
-    """REST ``/api/v3/depth`` or ``/fapi/v1/depth`` body (``E``/``T`` futures only)."""
-
-    lastUpdateId: int
-    bids: msgspec.Raw
-    asks: msgspec.Raw
-    E: int = 0
-    T: int = 0
-
-
-class Trade(msgspec.Struct, gc=False):
-    """``trade``: ``m`` true means the buyer was the maker, so the aggressor sold."""
-
-    E: int
-    t: int
-    p: float
-    q: float
-    m: bool
-    T: int = 0
-
-
-class AggTrade(msgspec.Struct, gc=False):
-    """``aggTrade``: aggregate id ``a``; ``m`` as in :class:`Trade`."""
-
-    E: int
-    a: int
-    p: float
-    q: float
-    m: bool
-    T: int = 0
-
-
-class BookTicker(msgspec.Struct, gc=False):
-    """``bookTicker``: no time on spot; ``E``/``T`` on futures."""
-
-    u: int
-    b: float
-    B: float
-    a: float
-    A: float
-    E: int = 0
-    T: int = 0
-
-
-class _DepthMsg(msgspec.Struct, gc=False):
-    data: DepthUpdate
-
-
-class _TradeMsg(msgspec.Struct, gc=False):
-    data: Trade
-
-
-class _AggMsg(msgspec.Struct, gc=False):
-    data: AggTrade
-
-
-class _TickerMsg(msgspec.Struct, gc=False):
-    data: BookTicker
+# The names bench/import_speed.py measures the importer's own decoders with.
+K_DEPTH: Final = StreamKind.DEPTH
+K_IGNORED: Final = StreamKind.IGNORED
+K_UNKNOWN: Final = StreamKind.UNKNOWN
+_DECODERS: Final = MESSAGE_DECODERS
+_DEC_SNAPSHOT: Final = SNAPSHOT_DECODER
 
 
 class _AnyMsg(msgspec.Struct, gc=False):
@@ -191,75 +111,11 @@ class _AnyMsg(msgspec.Struct, gc=False):
     data: msgspec.Raw
 
 
-# Prices/quantities are decimal strings: decode them straight to float64 (msgspec parses
-# them correctly rounded, so on-grid strings land exactly on the float of the decimal).
-_DEC_DEPTH = msgspec.json.Decoder(_DepthMsg, strict=False)
-_DEC_TRADE = msgspec.json.Decoder(_TradeMsg, strict=False)
-_DEC_AGG = msgspec.json.Decoder(_AggMsg, strict=False)
-_DEC_TICKER = msgspec.json.Decoder(_TickerMsg, strict=False)
-_DEC_SNAPSHOT = msgspec.json.Decoder(DepthSnapshot, strict=False)
 _DEC_ANY = msgspec.json.Decoder(_AnyMsg)
 _DEC_GENERIC = msgspec.json.Decoder()
 
-K_DEPTH: Final = 1
-K_TRADE: Final = 2
-K_AGG: Final = 3
-K_TICKER: Final = 4
-K_IGNORED: Final = 5
-K_UNKNOWN: Final = 6
-
-_DECODERS: Final[dict[int, Any]] = {
-    K_DEPTH: _DEC_DEPTH,
-    K_TRADE: _DEC_TRADE,
-    K_AGG: _DEC_AGG,
-    K_TICKER: _DEC_TICKER,
-}
-#: The payload alone: a message laid out exactly as ``{"stream":"<name>","data":<payload>}``
-#: (every Binance combined-stream message) is decoded from the ``<payload>`` slice, skipping
-#: the wrapper; anything else goes through the full decoder above.
-_DATA_DECODERS: Final[dict[int, Any]] = {
-    K_DEPTH: msgspec.json.Decoder(DepthUpdate, strict=False),
-    K_TRADE: msgspec.json.Decoder(Trade, strict=False),
-    K_AGG: msgspec.json.Decoder(AggTrade, strict=False),
-    K_TICKER: msgspec.json.Decoder(BookTicker, strict=False),
-}
-_DATA_KEY: Final = b'","data":'
-
-_IGNORED_RE = re.compile(
-    r"^(kline_\w+|markPrice(@1s)?|depth(5|10|20)(@\d+ms)?|ticker|miniTicker|forceOrder|"
-    r"indexPrice(@1s)?|continuousKline_\w+|compositeIndex|avgPrice|ticker_\w+)$"
-)
-_DEPTH_RE = re.compile(r"^depth(@\d+ms)?$")
-_MSG_PREFIX = b'{"stream":"'
-
-
-def classify_stream(name: str) -> tuple[int, str, str]:
-    """``btcusdt@depth@100ms`` -> (kind, SYMBOL, stream type)."""
-    sym, _, kind = name.partition("@")
-    if not kind:
-        return K_UNKNOWN, sym.upper(), name
-    if _DEPTH_RE.match(kind):
-        return K_DEPTH, sym.upper(), "depth"
-    if kind == "trade":
-        return K_TRADE, sym.upper(), "trade"
-    if kind == "aggTrade":
-        return K_AGG, sym.upper(), "aggTrade"
-    if kind == "bookTicker":
-        return K_TICKER, sym.upper(), "bookTicker"
-    if _IGNORED_RE.match(kind):
-        return K_IGNORED, sym.upper(), kind.split("@", 1)[0].split("_", 1)[0]
-    return K_UNKNOWN, sym.upper(), kind
-
-
-def venue_of_url(url: str) -> str | None:
-    """Venue from a Binance WS/REST URL host or path."""
-    if "fstream" in url or "/fapi/" in url:
-        return VENUE_USDM
-    if "dstream" in url or "/dapi/" in url:
-        return VENUE_COINM
-    if "binance" in url:
-        return VENUE_SPOT
-    return None
+#: Messages fed to the normaliser at a time (its work is vectorised per batch).
+_BATCH: Final = 1 << 16
 
 
 # ----------------------------------------------------------------------------- accumulation
@@ -284,57 +140,53 @@ class _Raw:
 
 @dataclass
 class _SymbolData:
-    """Everything received for one symbol (payload structs; columns are built at the end)."""
+    """Everything received for one symbol: payload structs per stream, as received."""
 
     symbol: str
     venue_hint: str | None = None
-    depth: _Raw = field(default_factory=_Raw)  # DepthUpdate and snapshots as DepthUpdate
-    snaps: set[int] = field(default_factory=set)  # src of the snapshot entries in depth
+    depth: _Raw = field(default_factory=_Raw)  # DepthUpdate and DepthSnapshot
     trade: _Raw = field(default_factory=_Raw)
     agg: _Raw = field(default_factory=_Raw)
     ticker: _Raw = field(default_factory=_Raw)
 
-    def raw(self, kind: int) -> _Raw:
-        return {K_DEPTH: self.depth, K_TRADE: self.trade, K_AGG: self.agg}.get(kind, self.ticker)
+    def raw(self, kind: StreamKind) -> _Raw:
+        if kind is StreamKind.DEPTH:
+            return self.depth
+        if kind is StreamKind.TRADE:
+            return self.trade
+        return self.agg if kind is StreamKind.AGG_TRADE else self.ticker
 
     def add_snapshot(self, ts: int, src: int, s: DepthSnapshot) -> None:
         self.depth.ts.append(ts)
         self.depth.src.append(src)
-        self.depth.obj.append(
-            DepthUpdate(E=s.E, U=s.lastUpdateId, u=s.lastUpdateId, b=s.bids, a=s.asks, T=s.T)
-        )
-        self.snaps.add(src)
+        self.depth.obj.append(s)
 
     @property
     def futures_seen(self) -> bool:
         """Futures payloads: diffs with ``pu``, tickers or snapshots with ``E``."""
         return (
-            any(o.pu != NO_ID for o in self.depth.obj[:50])
+            any(type(o) is DepthUpdate and o.pu != NO_ID for o in self.depth.obj[:50])
             or any(o.E for o in self.ticker.obj[:50])
-            or any(
-                o.E
-                for o, src in zip(self.depth.obj, self.depth.src, strict=True)
-                if src in self.snaps
-            )
+            or any(type(o) is DepthSnapshot and o.E for o in self.depth.obj)
         )
 
     def extend(self, other: _SymbolData) -> None:
         self.depth.extend(other.depth)
-        self.snaps |= other.snaps
         self.trade.extend(other.trade)
         self.agg.extend(other.agg)
         self.ticker.extend(other.ticker)
         self.venue_hint = self.venue_hint or other.venue_hint
 
 
-#: Per stream name:
-#: (payload decode function or None if not stored, ts list, src list, payload list,
-#: whole-message decode function).
-_StreamEntry = tuple[
-    Callable[[bytes], Any] | None, list[int], list[int], list[Any], Callable[[bytes], Any] | None
-]
+#: Per stream name: its info and the ts, src and payload lists it appends to.
+_StreamEntry = tuple[StreamInfo, list[int], list[int], list[Any]]
 
+_TS_MAX: Final = 2**63 - 1  # ns stamps are int64
 _SRC_SHIFT: Final = 40  # src = file index << 40 | line number: a global arrival order
+
+
+def _ignored_label(info: StreamInfo) -> str:
+    return f"unknown:{info.what}" if info.kind is StreamKind.UNKNOWN else info.what
 
 
 class CaptureParser:
@@ -354,8 +206,6 @@ class CaptureParser:
         self.symbols: dict[tuple[str | None, str], _SymbolData] = {}
         self._streams: dict[bytes, _StreamEntry] = {}
         self._stream_symbols: dict[bytes, str] = {}
-        self._ignored_names: dict[int, str] = {}
-        self._keep: list[_StreamEntry] = []  # keeps ids in _ignored_names valid
         self._paths: dict[int, str] = {}
         self._file_index = 0
 
@@ -410,7 +260,6 @@ class CaptureParser:
         handle = self._handle
         nmsg = 0
         streams = self._streams
-        decode_errors = (msgspec.DecodeError, msgspec.ValidationError)
         for lines in batches:
             for line in lines:
                 lineno += 1
@@ -426,8 +275,15 @@ class CaptureParser:
                     self._bad(path, lineno, f"bad timestamp {line[:sp][:30]!r}")
                     continue
                 if not mult:
-                    mult = _ts_multiplier(raw_ts, path, lineno)
+                    mult = epoch_unit_ns(raw_ts) if raw_ts >= 0 else 0
+                    if not mult:
+                        raise DataError(
+                            f"timestamp {raw_ts} is not an epoch time", path=path, row=lineno
+                        )
                 ts = raw_ts * mult
+                if ts > _TS_MAX:
+                    self._bad(path, lineno, f"timestamp {raw_ts} out of range")
+                    continue
                 if ts < prev_ts:
                     raise DataError(
                         f"local timestamp goes back in time ({ts} after {prev_ts} ns)",
@@ -436,27 +292,21 @@ class CaptureParser:
                         hint="captures must be in arrival order",
                     )
                 prev_ts = ts
-                if line.startswith(_MSG_PREFIX, sp + 1):
-                    end = line.find(b'"', sp + 12)
-                    name = line[sp + 12 : end]
+                if line.startswith(MSG_PREFIX, sp + 1):
+                    name = line[sp + 12 : line.find(b'"', sp + 12)]
                     entry = streams.get(name)
                     if entry is None:
                         entry = self._stream_entry(name, None, path, lineno)
-                    ddec, ts_l, src_l, obj_l, dec = entry
-                    if ddec is None:
+                    info, ts_l, src_l, obj_l = entry
+                    if info.payload is None:
                         handle(entry, ts, src_base | lineno, line[sp + 1 :], path, lineno)
                         continue
                     # The hot path: decode the payload slice; three appends.
                     try:
-                        if not line.startswith(_DATA_KEY, end) or line[-1] != 125:  # '}'
-                            raise msgspec.DecodeError
-                        data = ddec(line[end + 9 : -1])
-                    except decode_errors:
-                        try:  # not the plain layout (spaces, extra keys): the whole message
-                            data = dec(line[sp + 1 :]).data
-                        except decode_errors as exc:
-                            self._bad(path, lineno, f"malformed {name.decode()} message: {exc}")
-                            continue
+                        data = decode_payload(info, line, sp + 1)
+                    except DECODE_ERRORS as exc:
+                        self._bad(path, lineno, f"malformed {name.decode()} message: {exc}")
+                        continue
                     ts_l.append(ts)
                     src_l.append(src_base | lineno)
                     obj_l.append(data)
@@ -481,7 +331,7 @@ class CaptureParser:
             data = self._symbol(None, sym)
             for ts, src, body in bare:
                 lno = src & ((1 << _SRC_SHIFT) - 1)
-                snap = self._decode(_DEC_SNAPSHOT, body, path, lno, "REST snapshot")
+                snap = self._decode(SNAPSHOT_DECODER, body, path, lno, "REST snapshot")
                 if snap is not None:
                     data.add_snapshot(ts, src, snap)
 
@@ -525,7 +375,7 @@ class CaptureParser:
                 else:
                     self._bad(path, lineno, "unrecognised cryptofeed line")
                     continue
-                if ts < 0:
+                if ts < 0 or ts > _TS_MAX:
                     self._bad(path, lineno, "bad timestamp")
                     continue
                 if ts < prev_ts:
@@ -538,7 +388,7 @@ class CaptureParser:
                 prev_ts = ts
                 if url is not None:
                     self._rest(url, ts, src_base | lineno, body, path, lineno)
-                elif body.startswith(_MSG_PREFIX):
+                elif body.startswith(MSG_PREFIX):
                     end = body.find(b'"', 11)
                     name = body[11:end]
                     entry = streams.get(name)
@@ -559,17 +409,17 @@ class CaptureParser:
         path: Path,
         lineno: int,
     ) -> None:
-        _, ts_l, src_l, obj_l, dec = entry
+        info, ts_l, src_l, obj_l = entry
         self.summary.messages += 1
-        if dec is None:
+        if info.message is None:
             # Ignored or unknown stream: still check that the line is JSON.
-            what = self._ignored_names[id(entry)]
+            what = _ignored_label(info)
             if self._decode(_DEC_ANY, body, path, lineno, what) is not None:
                 self.summary.count_ignored(what)
             return
         try:
-            msg = dec(body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            msg = info.message.decode(body)
+        except DECODE_ERRORS as exc:
             self._bad(path, lineno, f"malformed message: {exc}")
             return
         ts_l.append(ts)
@@ -583,20 +433,16 @@ class CaptureParser:
     def _stream_entry(
         self, name: bytes, venue: str | None, path: Path, lineno: int
     ) -> _StreamEntry:
-        sname = name.decode("utf-8", "replace")
-        kind, sym, what = classify_stream(sname)
-        entry: _StreamEntry
-        if kind in (K_UNKNOWN, K_IGNORED):
-            if kind == K_UNKNOWN:
+        info = stream_info(name)
+        if info.payload is None:
+            if info.kind is StreamKind.UNKNOWN:
+                sname = name.decode("utf-8", "replace")
                 self.summary.warn(f"{path}:{lineno}: unknown stream {sname!r} ignored")
-                what = f"unknown:{what}"
-            entry = (None, [], [], [], None)
-            self._ignored_names[id(entry)] = what
-            self._keep.append(entry)
+            entry: _StreamEntry = (info, [], [], [])
         else:
-            raw = self._symbol(venue, sym).raw(kind)
-            entry = (_DATA_DECODERS[kind].decode, raw.ts, raw.src, raw.obj, _DECODERS[kind].decode)
-            self._stream_symbols[name] = sym
+            raw = self._symbol(venue, info.symbol).raw(info.kind)
+            entry = (info, raw.ts, raw.src, raw.obj)
+            self._stream_symbols[name] = info.symbol
         self._streams[name] = entry
         return entry
 
@@ -648,7 +494,7 @@ class CaptureParser:
         if "/depth" not in url or m is None:
             self.summary.count_ignored("rest")
             return
-        snap = self._decode(_DEC_SNAPSHOT, body, path, lineno, "REST snapshot")
+        snap = self._decode(SNAPSHOT_DECODER, body, path, lineno, "REST snapshot")
         if snap is not None:
             self._symbol(venue_of_url(url), m.group(1).upper()).add_snapshot(ts, src, snap)
 
@@ -671,25 +517,12 @@ def _chain(first: list[list[bytes]], rest: Any) -> Any:
     yield from rest
 
 
-def _ts_multiplier(raw: int, path: Path, lineno: int) -> int:
-    """ns per unit of an integer epoch stamp, from its magnitude (ns, µs, ms or s)."""
-    if raw >= 10**17:
-        return 1
-    if raw >= 10**14:
-        return 1_000
-    if raw >= 10**11:
-        return 1_000_000
-    if raw >= 10**8:
-        return 1_000_000_000
-    raise DataError(f"timestamp {raw} is not an epoch time", path=path, row=lineno)
-
-
 def _seconds_to_ns(raw: bytes) -> int:
     """``b"1633998512.0633569"`` -> ns exactly (no float rounding); -1 if malformed."""
     whole, _, frac = raw.partition(b".")
     if not whole.isdigit() or (frac and not frac.isdigit()):
         return -1
-    return int(whole) * 1_000_000_000 + int((frac + b"000000000")[:9])
+    return int(whole) * NS_PER_S + int((frac + b"000000000")[:9])
 
 
 def _symbol_from_filename(path: Path) -> str:
@@ -698,138 +531,18 @@ def _symbol_from_filename(path: Path) -> str:
 
 
 # ----------------------------------------------------------------------------- per symbol
-def _arr(values: list[Any], dtype: Any) -> np.ndarray:
-    return np.asarray(values, dtype=dtype) if values else np.zeros(0, dtype=dtype)
+def _arrival_order(data: _SymbolData, trades: _Raw) -> tuple[list[Any], np.ndarray, np.ndarray]:
+    """A symbol's depth, trade and ticker payloads merged in arrival order (ts_local, then
+    file and line): payloads, ts_local, arrival keys."""
+    streams = (data.depth, trades, data.ticker)
+    ts = np.fromiter((t for s in streams for t in s.ts), np.int64, sum(map(len, streams)))
+    src = np.fromiter((k for s in streams for k in s.src), np.int64, ts.shape[0])
+    order = np.lexsort((src, ts))
+    objs = [o for s in streams for o in s.obj]
+    return list(map(objs.__getitem__, order.tolist())), ts[order], src[order]
 
 
-def _field(objs: list[Any], name: str, dtype: Any) -> np.ndarray:
-    """One attribute of every payload struct as an array (the fastest pure-Python gather)."""
-    return np.fromiter(map(attrgetter(name), objs), dtype, len(objs))
-
-
-def _rolling_median(x: np.ndarray, window: int) -> np.ndarray:
-    """Median of the last ``window`` values at each position (fewer at the start)."""
-    n = x.shape[0]
-    if n == 0:
-        return x
-    if n <= window:
-        return np.array([np.median(x[: i + 1]) for i in range(n)])
-    out = np.empty(n, dtype=np.float64)
-    head = min(window - 1, n)
-    for i in range(head):
-        out[i] = np.median(x[: i + 1])
-    view = np.lib.stride_tricks.sliding_window_view(x, window)
-    out[window - 1 :] = np.median(view, axis=1)
-    return out
-
-
-def infer_ts_by_update_id(
-    ts_local: np.ndarray,
-    update_id: np.ndarray,
-    sample_ts_local: np.ndarray,
-    sample_latency: np.ndarray,
-    depth_u: np.ndarray,
-    depth_E: np.ndarray,
-) -> np.ndarray:
-    """Venue time for messages without one (spot bookTicker, spot REST snapshot).
-
-    ``ts_local`` minus the rolling-median feed latency of the timestamped messages received
-    before it, clamped to the publication times of the depth batches around its update id.
-    """
-    n = ts_local.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    if sample_latency.shape[0]:
-        order = np.argsort(sample_ts_local, kind="stable")
-        lat = _rolling_median(sample_latency[order].astype(np.float64), 32)
-        j = np.searchsorted(sample_ts_local[order], ts_local, side="right") - 1
-        est = ts_local - np.rint(lat[np.maximum(j, 0)]).astype(np.int64)
-    else:
-        est = ts_local.copy()
-    if depth_u.shape[0]:
-        order = np.argsort(depth_u, kind="stable")
-        du, dE = depth_u[order], depth_E[order]
-        k = np.searchsorted(du, update_id, side="left")  # first batch with u >= id
-        has_hi = k < du.shape[0]
-        hi = np.where(has_hi, dE[np.minimum(k, du.shape[0] - 1)], np.iinfo(np.int64).max)
-        has_lo = k > 0
-        lo = np.where(has_lo, dE[np.maximum(k - 1, 0)], np.iinfo(np.int64).min)
-        est = np.minimum(np.maximum(est, lo), np.maximum(hi, lo))
-    return est.astype(np.int64)
-
-
-_LEVEL_TRANS: Final = bytes.maketrans(b",", b"\n")
-_LEVEL_DELETE: Final = b'[]" \t\r'
-_CSV_READ = pacsv.ReadOptions(column_names=["v"])
-_CSV_CONVERT = pacsv.ConvertOptions(column_types={"v": pa.float64()}, strings_can_be_null=False)
-
-
-def _parse_levels(
-    objs: list[DepthUpdate], srcs: list[int], where: Callable[[int], tuple[str, int]]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bid and ask level counts per message and all levels as an (n, 2) float array.
-
-    Level lists stay raw JSON until here; they are then stripped to one number per line and
-    parsed by Arrow's CSV reader in one go, which avoids creating a Python tuple and two floats
-    per level (the bulk of the cost for deep diffs and snapshots). Anything that does not parse
-    cleanly is located by decoding message by message, for an error naming its file and line.
-    """
-    n = len(objs)
-    # Bid and ask lists alternate; every level opens one '[' inside the list's own bracket.
-    parts = list(map(bytes, chain.from_iterable(map(attrgetter("b", "a"), objs))))
-    counts = np.fromiter(map(methodcaller("count", b"["), parts), np.int64, 2 * n) - 1
-    nb = counts[0::2].copy()
-    na = counts[1::2].copy()
-    total = int(nb.sum() + na.sum())
-    if total == 0:
-        return nb, na, np.zeros((0, 2), dtype=np.float64)
-    blob = b",".join(parts).translate(_LEVEL_TRANS, _LEVEL_DELETE)
-    try:
-        col = pacsv.read_csv(
-            pa.py_buffer(blob), read_options=_CSV_READ, convert_options=_CSV_CONVERT
-        ).column(0)
-        ok = col.null_count == 0 and len(col) == 2 * total
-        values = col.to_numpy() if ok else None
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        values = None
-    if values is not None and np.all(np.isfinite(values)) and not np.any(values < 0):
-        return nb, na, values.reshape(-1, 2)
-    # Slow path: find the culprit message.
-    out: list[Level] = []
-    for i, o in enumerate(objs):
-        for raw in (o.b, o.a):
-            try:
-                lv = _LEVELS_DECODER.decode(raw)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                path, line = where(srcs[i])
-                raise DataError(f"malformed price levels: {exc}", path=path, row=line) from None
-            for p, q in lv:
-                if not (math.isfinite(p) and math.isfinite(q)) or p < 0 or q < 0:
-                    path, line = where(srcs[i])
-                    raise DataError(f"invalid price level [{p!r}, {q!r}]", path=path, row=line)
-            out += lv
-    arr = np.asarray(out, dtype=np.float64).reshape(-1, 2)
-    if arr.shape[0] != total:
-        # The bracket count was fooled (e.g. '[' inside a string): trust the decoder.
-        nb = np.fromiter((len(_LEVELS_DECODER.decode(o.b)) for o in objs), np.int64, n)
-        na = np.fromiter((len(_LEVELS_DECODER.decode(o.a)) for o in objs), np.int64, n)
-    return nb, na, arr
-
-
-class _Laps:
-    """Debug log of where an import spends its time (``--log-level DEBUG``)."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.t = time.perf_counter()
-
-    def __call__(self, stage: str) -> None:
-        now = time.perf_counter()
-        log.debug("%s: %.1f ms before %s", self.what, 1e3 * (now - self.t), stage)
-        self.t = now
-
-
-def build_symbol(
+def _import_symbol(
     data: _SymbolData,
     venue: str,
     store: Store | None,
@@ -838,161 +551,26 @@ def build_symbol(
     source: str,
     where: Callable[[int], tuple[str, int]],
 ) -> InstrumentSummary:
-    """Sync, validate and write one symbol's data (merged over all input files).
+    """Normalise, validate and write one symbol's data (merged over all input files).
 
     ``where`` maps an arrival key (``src``) back to (file, line) for error messages.
     """
-    futures = venue != VENUE_SPOT
-    lap = _Laps(data.symbol)
-    # ------------------------------------------------------------ depth messages
-    dobj = data.depth.obj
-    n_d = len(dobj)
-    d_ts = _arr(data.depth.ts, np.int64)
-    d_src = _arr(data.depth.src, np.int64)
-    nb, na, levels = _parse_levels(dobj, data.depth.src, where)
-    nlev = nb + na
-    lstart = np.zeros(n_d, dtype=np.int64)
-    if n_d:
-        lstart[1:] = np.cumsum(nlev)[:-1]
-    order = stable_order(d_ts, d_src)
-    d_snap = np.isin(d_src, np.fromiter(data.snaps, np.int64, len(data.snaps)))[order]
-    d_ts, nb, na, nlev, lstart = d_ts[order], nb[order], na[order], nlev[order], lstart[order]
-    d_E = _field(dobj, "E", np.int64)[order]
-    d_T = _field(dobj, "T", np.int64)[order]
-    d_U = _field(dobj, "U", np.int64)[order]
-    d_u = _field(dobj, "u", np.int64)[order]
-    d_pu = _field(dobj, "pu", np.int64)[order]
-
-    lap("sync (arrival order)")
-    # ------------------------------------------------------------ sync (arrival order)
-    sync: BookSync[int] = BookSync(futures=futures)
-    em_msg: list[int] = []
-    em_ts: list[int] = []
-    em_flags: list[int] = []
-    U_l, u_l, pu_l, snap_l, ts_l = (
-        d_U.tolist(), d_u.tolist(), d_pu.tolist(), d_snap.tolist(), d_ts.tolist()
-    )  # fmt: skip
-    on_diff = sync.on_diff
-    APPLY = DiffAction.APPLY
-    for i in range(len(U_l)):
-        if snap_l[i]:
-            resync = sync.is_resync_pending
-            action, replay = sync.on_snapshot(u_l[i])
-            ts = ts_l[i]
-            if action is SnapshotAction.LOAD:
-                em_msg.append(i)
-                em_ts.append(ts)
-                em_flags.append(FLAG_RESYNC if resync else 0)
-                for j in replay:
-                    em_msg.append(j)
-                    em_ts.append(ts)
-                    em_flags.append(0)
-            else:
-                em_msg.append(i)
-                em_ts.append(ts)
-                em_flags.append(FLAG_UNSYNCED)
-            continue
-        a = on_diff(U_l[i], u_l[i], pu_l[i], i)
-        em_msg.append(i)
-        em_ts.append(ts_l[i])
-        em_flags.append(0 if a is APPLY else FLAG_UNSYNCED)
-    st = sync.stats
-
-    lap("depth rows")
-    # ------------------------------------------------------------ depth rows
-    em = _arr(em_msg, np.int64)
-    em_is_snap = d_snap[em] if em.shape[0] else np.zeros(0, bool)
-    counts = nlev[em] + em_is_snap
-    rows = int(counts.sum())
-    row_em = np.repeat(np.arange(em.shape[0]), counts)
-    first_row = np.zeros(em.shape[0], dtype=np.int64)
-    if em.shape[0]:
-        first_row[1:] = np.cumsum(counts)[:-1]
-    pos = np.arange(rows, dtype=np.int64) - first_row[row_em]  # position within the emission
-    row_msg = em[row_em]
-    row_snap = em_is_snap[row_em]
-    is_clear = row_snap & (pos == 0)
-    lvl_pos = pos - row_snap  # level index within the message (-1 on the CLEAR row)
-    lvl_idx = lstart[row_msg] + np.maximum(lvl_pos, 0)
-    price = np.where(is_clear, 0.0, levels[lvl_idx, 0] if rows else 0.0)
-    qty = np.where(is_clear, 0.0, levels[lvl_idx, 1] if rows else 0.0)
-    side = np.where(lvl_pos < nb[row_msg], Side.BID, Side.ASK).astype(np.int8)
-    side[is_clear] = Side.NONE
-    kind = np.where(row_snap, EventKind.SNAPSHOT, EventKind.DEPTH).astype(np.uint8)
-    kind[is_clear] = EventKind.CLEAR
-    flags = _arr(em_flags, np.uint8)[row_em]
-    ts_local = _arr(em_ts, np.int64)[row_em]
-
-    # Venue time of each message: T where present, else E, else inferred (spot snapshots).
-    msg_tsx = np.where(d_T > 0, d_T, d_E)
-    no_time = msg_tsx <= 0
-    lap("trades")
-    # ------------------------------------------------------------ trades
     use_agg = not data.trade.obj and bool(data.agg.obj)
     if data.trade.obj and data.agg.obj:
         summary.count_ignored("aggTrade (trade stream present)", len(data.agg))
-    traw = data.agg if use_agg else data.trade
-    tobj = traw.obj
-    t_ts_a = _arr(traw.ts, np.int64)
-    t_order = stable_order(t_ts_a, _arr(traw.src, np.int64))
-    t_ts_a = t_ts_a[t_order]
-    t_E_a = _field(tobj, "E", np.int64)[t_order]
-    t_T_a = _field(tobj, "T", np.int64)[t_order]
-    t_tsx = np.where(t_T_a > 0, t_T_a, t_E_a) * NS_PER_MS
-    t_price = _field(tobj, "p", np.float64)[t_order]
-    t_qty = _field(tobj, "q", np.float64)[t_order]
-    t_m = _field(tobj, "m", np.bool_)[t_order]
-    t_side = np.where(t_m, Side.SELL, Side.BUY).astype(np.int8)
-    t_ids = _field(tobj, "a" if use_agg else "t", np.int64)[t_order]
+    norm = normaliser_for(venue, data.symbol, agg_trades=use_agg, locate=where)
+    msgs, ts, src = _arrival_order(data, data.agg if use_agg else data.trade)
+    parts = [
+        norm.feed(ts[a : a + _BATCH], msgs[a : a + _BATCH], src[a : a + _BATCH])
+        for a in range(0, len(msgs), _BATCH)
+    ]
+    rows = Rows.concat([*parts, norm.flush()])
+    depth, trade, bbo = rows.depth, rows.trade, rows.bbo
+    kind, flags = depth["kind"], depth["flags"]
+    n_rows, n_t, n_k = kind.shape[0], trade["ts_local"].shape[0], bbo["ts_local"].shape[0]
 
-    lap("tickers")
-    # ------------------------------------------------------------ tickers
-    kobj = data.ticker.obj
-    n_k = len(kobj)
-    k_ts_a = _arr(data.ticker.ts, np.int64)
-    k_order = stable_order(k_ts_a, _arr(data.ticker.src, np.int64))
-    k_ts_a = k_ts_a[k_order]
-    k_E_a = _field(kobj, "E", np.int64)[k_order]
-    k_T_a = _field(kobj, "T", np.int64)[k_order]
-    k_u_a = _field(kobj, "u", np.int64)[k_order]
-    k_v = np.empty((n_k, 4), dtype=np.float64)
-    k_v[:, 0] = _field(kobj, "b", np.float64)[k_order]
-    k_v[:, 1] = _field(kobj, "B", np.float64)[k_order]
-    k_v[:, 2] = _field(kobj, "a", np.float64)[k_order]
-    k_v[:, 3] = _field(kobj, "A", np.float64)[k_order]
-    k_tsx = np.where(k_T_a > 0, k_T_a, k_E_a) * NS_PER_MS
-    k_flags = np.zeros(n_k, dtype=np.uint8)
-
-    lap("inferred venue times")
-    # ------------------------------------------------------------ inferred venue times
-    diff_mask = ~d_snap & ~no_time
-    need_k = k_tsx <= 0
-    need_d = no_time
-    if need_k.any() or need_d.any():
-        s_ts = np.concatenate([d_ts[diff_mask], t_ts_a])
-        s_lat = np.concatenate([d_ts[diff_mask] - msg_tsx[diff_mask] * NS_PER_MS, t_ts_a - t_tsx])
-        du = d_u[~d_snap]
-        dE = msg_tsx[~d_snap] * NS_PER_MS
-        if need_k.any():
-            k_tsx[need_k] = infer_ts_by_update_id(
-                k_ts_a[need_k], k_u_a[need_k], s_ts, s_lat, du, dE
-            )
-            k_flags[need_k] |= FLAG_TS_INFERRED
-        msg_tsx_ns = msg_tsx * NS_PER_MS
-        if need_d.any():
-            msg_tsx_ns[need_d] = infer_ts_by_update_id(
-                d_ts[need_d], d_u[need_d], s_ts, s_lat, du, dE
-            )
-    else:
-        msg_tsx_ns = msg_tsx * NS_PER_MS
-    ts_exchange = msg_tsx_ns[row_msg] if rows else np.zeros(0, np.int64)
-    if need_d.any():
-        flags = flags | np.where(need_d[row_msg], FLAG_TS_INFERRED, 0).astype(np.uint8)
-
-    lap("instrument")
-    # ------------------------------------------------------------ instrument
-    all_p = np.concatenate([levels[:, 0], t_price, k_v[:, 0], k_v[:, 2]])
-    all_q = np.concatenate([levels[:, 1], t_qty, k_v[:, 1], k_v[:, 3]])
+    all_p = np.concatenate([depth["price"], trade["price"], bbo["bid_price"], bbo["ask_price"]])
+    all_q = np.concatenate([depth["qty"], trade["qty"], bbo["bid_qty"], bbo["ask_qty"]])
     bad = ~np.isfinite(all_p) | ~np.isfinite(all_q) | (all_p < 0) | (all_q < 0)
     if bad.any():
         raise DataError(
@@ -1008,82 +586,41 @@ def build_symbol(
         lot_size=opts.lot_size,
         contract_size=opts.contract_size,
     )
-    nl, nt = levels.shape[0], t_price.shape[0]
-    row_pt = np.where(is_clear, 0, all_pt[:nl][lvl_idx]) if rows else all_pt[:0]
-    row_ql = np.where(is_clear, 0, all_ql[:nl][lvl_idx]) if rows else all_ql[:0]
-    k_ticks = (
-        all_pt[nl + nt : nl + nt + n_k],
-        all_ql[nl + nt : nl + nt + n_k],
-        all_pt[nl + nt + n_k :],
-        all_ql[nl + nt + n_k :],
-    )
+    k0 = n_rows + n_t
+    bbo_ticks = (all_pt[k0 : k0 + n_k], all_ql[k0 : k0 + n_k], all_pt[k0 + n_k :],
+                 all_ql[k0 + n_k :])  # fmt: skip
 
-    depth_cols = {
-        "ts_exchange": ts_exchange,
-        "ts_local": ts_local,
-        "kind": kind,
-        "side": side,
-        "price": price,
-        "qty": qty,
-        "first_update_id": np.where(is_clear, NO_ID, d_U[row_msg]) if rows else d_U[:0],
-        "last_update_id": d_u[row_msg],
-        "prev_update_id": d_pu[row_msg],
-        "flags": flags,
-    }
-    bbo_cols = {
-        "ts_exchange": k_tsx,
-        "ts_local": k_ts_a,
-        "bid_price": k_v[:, 0],
-        "bid_qty": k_v[:, 1],
-        "ask_price": k_v[:, 2],
-        "ask_qty": k_v[:, 3],
-        "update_id": k_u_a,
-        "flags": k_flags,
-    }
-    trade_cols = {
-        "ts_exchange": t_tsx,
-        "ts_local": t_ts_a,
-        "side": t_side,
-        "price": t_price,
-        "qty": t_qty,
-        "trade_id": t_ids,
-        "flags": np.zeros(t_ts_a.shape[0], dtype=np.uint8),
-    }
-
-    lap("validation & summary")
-    # ------------------------------------------------------------ validation & summary
+    st = norm.sync.stats
     isum = InstrumentSummary(instrument=inst, tick_inferred=tick_inf, lot_inferred=lot_inf)
     isum.rows = {
         "depth.update": int(np.count_nonzero(kind == EventKind.DEPTH)),
         "depth.snapshot": int(np.count_nonzero(kind == EventKind.SNAPSHOT)),
         "depth.clear": int(np.count_nonzero(kind == EventKind.CLEAR)),
         "depth.unsynced": int(np.count_nonzero(flags & FLAG_UNSYNCED)),
-        "trade": int(t_ts_a.shape[0]),
-        "bbo": int(k_ts_a.shape[0]),
-        "bbo.ts_inferred": int(np.count_nonzero(k_flags & FLAG_TS_INFERRED)),
+        "trade": n_t,
+        "bbo": n_k,
+        "bbo.ts_inferred": int(np.count_nonzero(bbo["flags"] & FLAG_TS_INFERRED)),
     }
     if use_agg:
-        isum.rows["trade.from_aggTrade"] = int(t_ts_a.shape[0])
+        isum.rows["trade.from_aggTrade"] = n_t
     isum.gaps = st.gaps
     isum.resyncs = st.resyncs
     isum.stale = st.stale
     isum.snapshots = st.snapshots
     isum.snapshots_used = st.snapshots_loaded
-    if rows:
+    if n_rows:
         v = validate_book(
-            depth_cols,
-            bbo_cols if n_k else None,
+            depth,
+            bbo if n_k else None,
             inst,
-            depth_ticks=(row_pt, row_ql),
-            bbo_ticks=k_ticks,
+            depth_ticks=(all_pt[:n_rows], all_ql[:n_rows]),
+            bbo_ticks=bbo_ticks,
         )
         isum.crossed = v.crossed
         isum.validation = v
-    lat_d = (d_ts - msg_tsx_ns)[~need_d]
-    lat_k = (k_ts_a - k_tsx)[(k_flags & FLAG_TS_INFERRED) == 0]
-    isum.latency = LatencyStats.of(np.concatenate([lat_d, t_ts_a - t_tsx, lat_k]))
-    firsts = [a[0] for a in (ts_local, t_ts_a, k_ts_a) if a.shape[0]]
-    lasts = [a[-1] for a in (ts_local, t_ts_a, k_ts_a) if a.shape[0]]
+    isum.latency = LatencyStats.of(norm.latencies())
+    firsts = [c["ts_local"][0] for c in (depth, trade, bbo) if c["ts_local"].shape[0]]
+    lasts = [c["ts_local"][-1] for c in (depth, trade, bbo) if c["ts_local"].shape[0]]
     isum.ts_local_first = int(min(firsts)) if firsts else None
     isum.ts_local_last = int(max(lasts)) if lasts else None
     if st.gaps:
@@ -1093,12 +630,10 @@ def build_symbol(
             f"{inst.key}: {isum.latency.negative} of {isum.latency.count} rows have negative "
             "feed latency (recorder clock behind the venue); kept as recorded"
         )
-    lap("summary")
     if store is not None:
-        summary.files_written += write_channel(store, inst, Channel.DEPTH, depth_cols)
-        summary.files_written += write_channel(store, inst, Channel.TRADE, trade_cols)
-        summary.files_written += write_channel(store, inst, Channel.BBO, bbo_cols)
-    lap("write")
+        summary.files_written += write_channel(store, inst, Channel.DEPTH, depth)
+        summary.files_written += write_channel(store, inst, Channel.TRADE, trade)
+        summary.files_written += write_channel(store, inst, Channel.BBO, bbo)
     return isum
 
 
@@ -1180,6 +715,6 @@ def finish_capture(
         st = store if isinstance(store, Store) else Store(store, create=True)
     for (venue, _sym), data in sorted(merged.items()):
         summary.instruments.append(
-            build_symbol(data, venue, st, opts, summary, source, parser.where)
+            _import_symbol(data, venue, st, opts, summary, source, parser.where)
         )
     return summary
