@@ -20,18 +20,13 @@ import numpy as np
 from hftlab.data.store import Store
 from hftlab.errors import DataError, InstrumentError
 from hftlab.events import GRID_TOLERANCE, Channel, ContractType, Instrument
+from hftlab.feeds.binance.instruments import instrument
 
 log = logging.getLogger("hftlab.import")
 
-VENUE_SPOT: Final = "binance"
-VENUE_USDM: Final = "binance-futures"
-VENUE_COINM: Final = "binance-delivery"
-
-#: Contract type by venue (Tardis exchange ids); anything else defaults to spot.
+#: Contract type of the other venues of Tardis files (Binance's are in the Binance venue
+#: table); anything else defaults to spot.
 _CONTRACT_BY_VENUE: Final = {
-    VENUE_SPOT: ContractType.SPOT,
-    VENUE_USDM: ContractType.LINEAR,
-    VENUE_COINM: ContractType.INVERSE,
     "binance-us": ContractType.SPOT,
     "bitmex": ContractType.INVERSE,
     "deribit": ContractType.INVERSE,
@@ -40,11 +35,6 @@ _CONTRACT_BY_VENUE: Final = {
     "okex-swap": ContractType.INVERSE,
     "bybit": ContractType.INVERSE,
 }
-
-_QUOTES: Final = (
-    "USDT", "FDUSD", "BUSD", "USDC", "TUSD", "USD", "EUR", "GBP", "AUD", "BRL", "TRY", "BTC",
-    "ETH", "BNB", "CHF", "JPY", "XBT",
-)  # fmt: skip
 
 _READ_CHUNK: Final = 1 << 22
 
@@ -203,18 +193,6 @@ def infer_step(values: np.ndarray, *, max_decimals: int = 12) -> float | None:
     )
 
 
-def split_symbol(symbol: str) -> tuple[str, str]:
-    """Best-effort base/quote split (``BTCUSDT`` -> BTC, USDT; ``BTCUSD_PERP`` -> BTC, USD)."""
-    core = symbol.split("_", 1)[0].split("-")
-    if len(core) == 2:
-        return core[0], core[1]
-    s = core[0].upper()
-    for q in _QUOTES:
-        if s.endswith(q) and len(s) > len(q):
-            return s[: -len(q)], q
-    return "", ""
-
-
 def make_instrument(
     venue: str,
     symbol: str,
@@ -228,22 +206,13 @@ def make_instrument(
     """Instrument spec from explicit sizes or inferred from the data; (inst, tick?, lot?)."""
     tick = tick_size if tick_size is not None else infer_step(prices)
     lot = lot_size if lot_size is not None else infer_step(qtys)
-    ctype = _CONTRACT_BY_VENUE.get(venue, ContractType.SPOT)
-    if contract_size is None:
-        contract_size = 1.0
-        if venue == VENUE_COINM:
-            # Binance COIN-M: BTC contracts are 100 USD, every other one 10 USD.
-            contract_size = 100.0 if symbol.upper().startswith("BTCUSD") else 10.0
-    base, quote = split_symbol(symbol)
-    inst = Instrument(
-        venue=venue,
-        symbol=symbol,
+    inst = instrument(
+        venue,
+        symbol,
         tick_size=tick if tick is not None else 1e-8,
         lot_size=lot if lot is not None else 1e-8,
-        contract_type=ctype,
         contract_size=contract_size,
-        base=base,
-        quote=quote,
+        contract_type=_CONTRACT_BY_VENUE.get(venue),
     )
     return inst, tick_size is None, lot_size is None
 

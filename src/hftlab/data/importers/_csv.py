@@ -156,17 +156,3 @@ def check_sorted(path: str | Path, ts: np.ndarray, *, header: bool, what: str) -
                 row=row + 1 + header,
                 hint="sort the file by time first",
             )
-
-
-def ts_unit_to_ns(ts: np.ndarray) -> int:
-    """Multiplier to ns for integer epoch stamps in s, ms, µs or ns (from the first value)."""
-    if ts.shape[0] == 0:
-        return 1
-    v = int(np.abs(ts).max())
-    if v >= 10**17:
-        return 1
-    if v >= 10**14:
-        return 1_000
-    if v >= 10**11:
-        return 1_000_000
-    return 1_000_000_000

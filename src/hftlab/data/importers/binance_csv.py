@@ -32,9 +32,6 @@ import numpy as np
 import pyarrow as pa
 
 from hftlab.data.importers._common import (
-    VENUE_COINM,
-    VENUE_SPOT,
-    VENUE_USDM,
     ImportOptions,
     ImportSummary,
     InstrumentSummary,
@@ -42,10 +39,12 @@ from hftlab.data.importers._common import (
     csv_instrument_summary,
     write_channel,
 )
-from hftlab.data.importers._csv import check_sorted, first_line, read_bytes, read_csv, ts_unit_to_ns
+from hftlab.data.importers._csv import check_sorted, first_line, read_bytes, read_csv
 from hftlab.data.store import Store
 from hftlab.errors import DataError
 from hftlab.events import Channel, Side
+from hftlab.feeds.binance.instruments import VENUE_COINM, VENUE_SPOT, VENUE_USDM
+from hftlab.units import NS_PER_S, epoch_unit_ns
 
 I64, F64, BOOL = pa.int64(), pa.float64(), pa.bool_()
 
@@ -176,7 +175,9 @@ def _import_one(
         VENUE_SPOT if kind == "spot" else VENUE_COINM if "_" in sym else VENUE_USDM
     )
     ts = table.column("time").to_numpy()
-    ts = ts * ts_unit_to_ns(ts)
+    # The unit from the largest stamp (s, ms, µs or ns); stamps too small for an epoch time
+    # are read as seconds, as they always were.
+    ts = ts * (epoch_unit_ns(int(np.abs(ts).max(initial=0))) or NS_PER_S)
     check_sorted(path, ts, header=has_header, what="time")
     n = table.num_rows
     flags = np.zeros(n, dtype=np.uint8)

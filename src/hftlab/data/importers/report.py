@@ -8,16 +8,17 @@ from rich.console import Console
 from rich.table import Table
 
 from hftlab.data.importers._common import ImportSummary, InstrumentSummary
+from hftlab.units import NS_PER_MS, NS_PER_S
 
 
 def _ms(ns: int | None) -> str:
-    return "-" if ns is None else f"{ns / 1e6:,.1f}"
+    return "-" if ns is None else f"{ns / NS_PER_MS:,.1f}"
 
 
 def _ts(ns: int | None) -> str:
     if ns is None:
         return "-"
-    t = dt.datetime.fromtimestamp(ns / 1e9, tz=dt.UTC)
+    t = dt.datetime.fromtimestamp(ns / NS_PER_S, tz=dt.UTC)
     return t.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 

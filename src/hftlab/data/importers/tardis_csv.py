@@ -45,7 +45,8 @@ from hftlab.data.importers._csv import check_sorted, first_line, read_bytes, rea
 from hftlab.data.importers.validate import validate_book
 from hftlab.data.store import Store
 from hftlab.errors import DataError
-from hftlab.events import NO_ID, NS_PER_US, Channel, EventKind, Side
+from hftlab.events import NO_ID, Channel, EventKind, Side
+from hftlab.units import NS_PER_US
 
 I64, F64, STR, BOOL = pa.int64(), pa.float64(), pa.string(), pa.bool_()
 _BASE = ["exchange", "symbol", "timestamp", "local_timestamp"]
