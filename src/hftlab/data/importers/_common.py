@@ -164,6 +164,13 @@ class ImportOptions:
 
 
 # ----------------------------------------------------------------------------- instruments
+def _on_grid(v: np.ndarray, scale: float) -> tuple[bool, np.ndarray]:
+    """Whether every ``v * scale`` is an integer (within the grid tolerance); the integers."""
+    x = v * scale
+    r = np.rint(x)
+    return bool(np.all(np.abs(x - r) <= GRID_TOLERANCE * np.maximum(1.0, x * 1e-9))), r
+
+
 def infer_step(values: np.ndarray, *, max_decimals: int = 12) -> float | None:
     """The coarsest decimal step every value is a multiple of (None if there are no values).
 
@@ -177,16 +184,22 @@ def infer_step(values: np.ndarray, *, max_decimals: int = 12) -> float | None:
     if v.size == 0:
         return None
     vmax = float(v.max())
+    probe = v[:: v.size // 4096 + 1]  # a grid that misses one of these misses the whole set
     for k in range(max_decimals + 1):
         if vmax * 10.0**k > 2.0**62:
             break
-        x = v * 10.0**k
-        r = np.rint(x)
-        if np.all(np.abs(x - r) <= GRID_TOLERANCE * np.maximum(1.0, x * 1e-9)):
-            ints = np.unique(r.astype(np.int64))
+        if not _on_grid(probe, 10.0**k)[0]:
+            continue
+        ok, r = _on_grid(v, 10.0**k)
+        if ok:
+            ints = r.astype(np.int64)
             # With one or two distinct values a GCD says nothing about the grid (a single
-            # price 8531.5 is not a tick): fall back to the decimal resolution.
-            g = int(np.gcd.reduce(ints)) if ints.shape[0] >= 3 else 1
+            # price 8531.5 is not a tick): fall back to the decimal resolution. (A third
+            # distinct value is one that is neither the least nor the largest; no sort needed,
+            # and repeats do not change a GCD.)
+            lo, hi = ints.min(), ints.max()
+            three = bool(np.any((ints != lo) & (ints != hi)))
+            g = int(np.gcd.reduce(ints)) if three else 1
             return float(Decimal(g) / Decimal(10**k))
     raise InstrumentError(
         f"values are not on any decimal grid up to {max_decimals} decimals (e.g. {v[0]!r})"

@@ -84,7 +84,6 @@ from hftlab.feeds.binance.schemas import (
     StreamInfo,
     StreamKind,
     classify_stream,
-    decode_payload,
     stream_info,
 )
 from hftlab.units import NS_PER_S, epoch_unit_ns
@@ -178,8 +177,11 @@ class _SymbolData:
         self.venue_hint = self.venue_hint or other.venue_hint
 
 
-#: Per stream name: its info and the ts, src and payload lists it appends to.
-_StreamEntry = tuple[StreamInfo, list[int], list[int], list[Any]]
+#: Per stream name: its payload decoder (None if not stored), the ts, src and payload lists
+#: it appends to, and its info.
+_StreamEntry = tuple[
+    Callable[[bytes, int], Any] | None, list[int], list[int], list[Any], StreamInfo
+]
 
 _TS_MAX: Final = 2**63 - 1  # ns stamps are int64
 _SRC_SHIFT: Final = 40  # src = file index << 40 | line number: a global arrival order
@@ -297,13 +299,13 @@ class CaptureParser:
                     entry = streams.get(name)
                     if entry is None:
                         entry = self._stream_entry(name, None, path, lineno)
-                    info, ts_l, src_l, obj_l = entry
-                    if info.payload is None:
+                    decode, ts_l, src_l, obj_l, _ = entry
+                    if decode is None:
                         handle(entry, ts, src_base | lineno, line[sp + 1 :], path, lineno)
                         continue
                     # The hot path: decode the payload slice; three appends.
                     try:
-                        data = decode_payload(info, line, sp + 1)
+                        data = decode(line, sp + 1)
                     except DECODE_ERRORS as exc:
                         self._bad(path, lineno, f"malformed {name.decode()} message: {exc}")
                         continue
@@ -409,7 +411,7 @@ class CaptureParser:
         path: Path,
         lineno: int,
     ) -> None:
-        info, ts_l, src_l, obj_l = entry
+        _, ts_l, src_l, obj_l, info = entry
         self.summary.messages += 1
         if info.message is None:
             # Ignored or unknown stream: still check that the line is JSON.
@@ -434,14 +436,14 @@ class CaptureParser:
         self, name: bytes, venue: str | None, path: Path, lineno: int
     ) -> _StreamEntry:
         info = stream_info(name)
-        if info.payload is None:
+        if info.decode is None:
             if info.kind is StreamKind.UNKNOWN:
                 sname = name.decode("utf-8", "replace")
                 self.summary.warn(f"{path}:{lineno}: unknown stream {sname!r} ignored")
-            entry: _StreamEntry = (info, [], [], [])
+            entry: _StreamEntry = (None, [], [], [], info)
         else:
             raw = self._symbol(venue, info.symbol).raw(info.kind)
-            entry = (info, raw.ts, raw.src, raw.obj)
+            entry = (info.decode, raw.ts, raw.src, raw.obj, info)
             self._stream_symbols[name] = info.symbol
         self._streams[name] = entry
         return entry
@@ -535,10 +537,10 @@ def _arrival_order(data: _SymbolData, trades: _Raw) -> tuple[list[Any], np.ndarr
     """A symbol's depth, trade and ticker payloads merged in arrival order (ts_local, then
     file and line): payloads, ts_local, arrival keys."""
     streams = (data.depth, trades, data.ticker)
-    ts = np.fromiter((t for s in streams for t in s.ts), np.int64, sum(map(len, streams)))
-    src = np.fromiter((k for s in streams for k in s.src), np.int64, ts.shape[0])
+    ts = np.concatenate([np.array(s.ts, dtype=np.int64) for s in streams])
+    src = np.concatenate([np.array(s.src, dtype=np.int64) for s in streams])
     order = np.lexsort((src, ts))
-    objs = [o for s in streams for o in s.obj]
+    objs = data.depth.obj + trades.obj + data.ticker.obj
     return list(map(objs.__getitem__, order.tolist())), ts[order], src[order]
 
 

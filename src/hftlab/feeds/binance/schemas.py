@@ -14,6 +14,7 @@ bare JSON bodies. Field meanings: ``/work/shared/data/BINANCE_FORMATS.md`` §2.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, Final, NamedTuple
 
@@ -237,15 +238,37 @@ class StreamInfo(NamedTuple):
     kind: StreamKind
     symbol: str
     what: str  # see classify_stream
-    payload: msgspec.json.Decoder[Any] | None
+    #: ``decode(line, start=0)``: the payload Struct of the message ``line[start:]``
+    #: (see :func:`decode_payload`).
+    decode: Callable[[bytes, int], Payload] | None
+    #: The whole-message decoder (``.decode(body).data`` is the payload).
     message: msgspec.json.Decoder[Any] | None
+
+
+def _payload_decoder(name: bytes, kind: StreamKind) -> Callable[[bytes, int], Payload] | None:
+    if kind not in PAYLOAD_DECODERS:
+        return None
+    payload = PAYLOAD_DECODERS[kind].decode
+    message = MESSAGE_DECODERS[kind].decode
+    key_at = 11 + len(name)  # the closing quote of the stream name
+
+    def decode(line: bytes, start: int = 0) -> Payload:
+        end = start + key_at
+        if line.startswith(_DATA_KEY, end) and line[-1] == 125:  # '}'
+            try:
+                return payload(line[end + 9 : -1])  # type: ignore[no-any-return]
+            except DECODE_ERRORS:
+                pass
+        return message(line[start:] if start else line).data  # type: ignore[no-any-return]
+
+    return decode
 
 
 def stream_info(name: bytes) -> StreamInfo:
     """Classify a stream name (as bytes, as it appears on the wire) and pick its decoders."""
     kind, symbol, what = classify_stream(name.decode("utf-8", "replace"))
     return StreamInfo(
-        name, kind, symbol, what, PAYLOAD_DECODERS.get(kind), MESSAGE_DECODERS.get(kind)
+        name, kind, symbol, what, _payload_decoder(name, kind), MESSAGE_DECODERS.get(kind)
     )
 
 
@@ -254,22 +277,17 @@ def decode_payload(info: StreamInfo, line: bytes, start: int = 0) -> Payload:
 
     The message is decoded from its ``<payload>`` slice when it is laid out exactly as
     ``{"stream":"<name>","data":<payload>}`` and as a whole otherwise (spaces, extra keys).
+    ``info.decode(line, start)`` is the same without the check for streams not stored.
 
     Raises
     ------
     msgspec.DecodeError, msgspec.ValidationError
         Malformed message (see :data:`DECODE_ERRORS`); also for streams not stored.
     """
-    if info.payload is None or info.message is None:
+    if info.decode is None:
         name = info.name.decode("utf-8", "replace")
         raise msgspec.ValidationError(f"stream {name!r} is not stored")
-    end = start + 11 + len(info.name)  # the closing quote of the stream name
-    if line.startswith(_DATA_KEY, end) and line[-1] == 125:  # '}'
-        try:
-            return info.payload.decode(line[end + 9 : -1])  # type: ignore[no-any-return]
-        except DECODE_ERRORS:
-            pass
-    return info.message.decode(line[start:] if start else line).data  # type: ignore[no-any-return]
+    return info.decode(line, start)
 
 
 def decode_snapshot(body: bytes) -> DepthSnapshot:
