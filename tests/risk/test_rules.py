@@ -36,7 +36,7 @@ from hftlab.vocab import RISK_ACTIONS
 
 MS = 1_000_000
 SEC = 1_000_000_000
-HOOKS = ("check_new", "check_modify", "check_feed", "check_equity")
+HOOKS = ("check_request", "check_feed", "check_equity")
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +92,13 @@ def test_build_rules_in_rule_order(config: dict, types: tuple) -> None:
 def test_each_rule_implements_its_hooks_and_needs() -> None:
     hooks = {t.name: {h for h in HOOKS if t.implements(h)} for t in RULE_TYPES}
     assert hooks == {
-        "max_position": {"check_new", "check_modify"},
-        "max_notional": {"check_new", "check_modify"},
+        "max_position": {"check_request"},
+        "max_notional": {"check_request"},
         "max_loss": {"check_equity"},
         "max_drawdown": {"check_equity"},
         "stale_feed": {"check_feed"},
         "feed_latency": {"check_feed"},
-        "order_rate": {"check_new", "check_modify"},
+        "order_rate": {"check_request"},
     }
     needs = {
         t.name: {
@@ -123,8 +123,9 @@ def test_manager_binds_only_the_hooks_rules_implement() -> None:
     config = RiskConfig(max_position=1.0, max_loss=5.0, stale_feed_ms=10.0, max_order_rate=3)
     mgr = RiskManager(SimpleQuoter(SimpleQuoterConfig()), config)
     by_name = {r.name: r for r in mgr.rules}
-    assert [m.__self__.name for m in mgr._new_checks] == ["max_position", "order_rate"]
-    assert [m.__self__.name for m in mgr._modify_checks] == ["max_position", "order_rate"]
+    assert [m.__self__.name for m in mgr._checks] == ["max_position", "order_rate"]
+    # A modify that does not grow an order is shown only to rules that do not track sizes.
+    assert [m.__self__.name for m in mgr._checks_no_growth] == ["order_rate"]
     assert mgr._equity_rules == (by_name["max_loss"],)
     assert mgr._feed_rules == ((by_name["stale_feed"], 1),)
     assert mgr.wants_callback("on_fill")  # max_loss tracks cash
@@ -183,9 +184,9 @@ def test_pre_trade_rules_refuse_and_record(market: tuple) -> None:
     assert pos is not None
     pos.start(state)
     assert pos.limit == [2, None]  # in lots, rounded down; ETHUSDT unlimited
-    assert pos.check_new(0, 1, 100, 2, 0) == 0
-    assert pos.check_new(1, 1, 100, 10**6, 0) == 0
-    assert pos.check_new(0, -1, 0, 3, 3) == risk.RISK_REJECT_CODES["max_position"]
+    assert pos.check_request(0, 1, 100, 2, 0, 2, None) == 0
+    assert pos.check_request(1, 1, 100, 10**6, 0, 10**6, None) == 0
+    assert pos.check_request(0, -1, 0, 3, 3, 3, None) == risk.RISK_REJECT_CODES["max_position"]
     (row,) = records
     assert row[1:5] == (0, "max_position", "block_order", 3 * lot) and row[5] == 2 * lot
     assert row[6] == f"sell {3 * lot:g} market: position could reach {-3 * lot:g}"
@@ -194,9 +195,10 @@ def test_pre_trade_rules_refuse_and_record(market: tuple) -> None:
     assert rate is not None
     rate.start(state)
     state.req_times.extend([ctx.now - SEC, ctx.now - 1])  # the first is outside the window
-    assert rate.check_new(0, 1, 100, 1, 0) == 0 and rate.count() == 1
+    assert rate.check_request(0, 1, 100, 1, 0, 1, None) == 0
+    assert len(state.req_times) == 1  # the old one was forgotten
     state.req_times.append(ctx.now)
-    assert rate.check_new(0, 1, 100, 1, 0) == risk.RISK_REJECT_CODES["order_rate"]
+    assert rate.check_request(0, 1, 100, 1, 0, 1, None) == risk.RISK_REJECT_CODES["order_rate"]
     assert records[-1][4:6] == (3, 2) and records[-1][6].endswith(": 2 requests in the last second")
 
 
@@ -205,15 +207,17 @@ def test_notional_rule_values_through_the_instrument(market: tuple, kind: Contra
     insts = [msgspec.structs.replace(i, contract_type=kind, contract_size=10.0) for i in market[1]]
     records: list = []
     state = _state(insts, records)
-    rule = MaxNotional.from_config(RiskConfig(max_notional=1e12))
+    rule = MaxNotional.from_config(RiskConfig(max_notional=1e-9))
     assert rule is not None
     rule.start(state)
     ticks = 500_000  # no mid yet: the order's price values it
     price = state.ctx.from_ticks(ticks, 0)
-    lots = 7
-    assert rule.gross(0, 1, lots, ticks) == insts[0].notional(lots * state.lot[0], price)
-    assert rule.gross(1, -1, 0, 0) == 0.0
     assert not math.isnan(price)
+    lots = 7
+    code = rule.check_request(0, 1, ticks, lots, 0, lots, None)
+    assert code == risk.RISK_REJECT_CODES["max_notional"]
+    assert records[-1][4] == insts[0].notional(lots * state.lot[0], price)
+    assert rule.check_request(1, -1, 0, 5, 3, 0, None) == 0  # adds nothing to the worst case
 
 
 def test_manager_equity_matches_the_engine_for_inverse_contracts() -> None:

@@ -113,8 +113,11 @@ class RiskManager(Strategy):
         self._tracking = any(r.tracks_orders for r in rules)
         self._counting = any(r.counts_requests for r in rules)
         # The hooks each rule implements, bound once: the gate calls them per request.
-        self._new_checks = tuple(r.check_new for r in rules if r.implements("check_new"))
-        self._modify_checks = tuple(r.check_modify for r in rules if r.implements("check_modify"))
+        checking = [r for r in rules if r.implements("check_request")]
+        self._checks = tuple(r.check_request for r in checking)
+        # A rule that tracks orders judges only what adds to the worst case: a modify that
+        # does not grow an order is not shown to it.
+        self._checks_no_growth = tuple(r.check_request for r in checking if not r.tracks_orders)
         self._equity_rules = tuple(r for r in rules if r.implements("check_equity"))
         feed = [r for r in rules if r.implements("check_feed")]
         self._feed_rules = tuple((r, 1 << k) for k, r in enumerate(feed))  # (rule, pull bit)
@@ -147,6 +150,7 @@ class RiskManager(Strategy):
         self._refused: list[Order] = []
         self._first_block: set[str] = set()
         self._req_times: deque[int] = deque()
+        self._req_lots: dict[int, int] = {}
 
     # ------------------------------------------------------------------ subscriptions
     def wants_callback(self, name: str) -> bool:
@@ -192,6 +196,7 @@ class RiskManager(Strategy):
         self._n = state.n
         self._keys = state.keys
         self._req_times = state.req_times
+        self._req_lots = state.req_lots
         self._pulled = [0] * state.n  # per instrument: bits of the feed rules pulling it
         self._pull_info: list[dict[str, tuple[float, float]]] = [{} for _ in range(state.n)]
         for rule in self.rules:
@@ -269,8 +274,8 @@ class RiskManager(Strategy):
             if rule:
                 what = self._state.describe(instrument, side, ticks, lots, tif)  # type: ignore[union-attr]
                 return self._refuse_blocked(rule, instrument, what)
-        for check in self._new_checks:
-            code = check(instrument, side, ticks, lots, tif)
+        for check in self._checks:
+            code = check(instrument, side, ticks, lots, tif, lots, None)
             if code:
                 return code
         if self._counting:
@@ -279,24 +284,27 @@ class RiskManager(Strategy):
 
     def allow_modify(self, order: Order, ticks: int, lots: int) -> int:
         """Pre-trade check of a modify (new price ``ticks``, new total size ``lots``)."""
+        inst = order.instrument
         if self._blocked:
-            rule = self._blocking_rule(order.instrument)
+            rule = self._blocking_rule(inst)
             if rule:
-                return self._refuse_blocked(rule, order.instrument, f"modify order {order.id}")
-        state = self._state
-        grow = 0
+                return self._refuse_blocked(rule, inst, f"modify order {order.id}")
+        grow = 0  # lots above the largest size ever requested: what the worst case gains
         if self._tracking:
-            was = max(order.qty_lots, state.req_lots.get(order.id, 0))  # type: ignore[union-attr]
+            was = max(order.qty_lots, self._req_lots.get(order.id, 0))
             if lots > was:
                 grow = lots - was
-        for check in self._modify_checks:
-            code = check(order, ticks, lots, grow)
+        for check in self._checks if grow else self._checks_no_growth:
+            code = check(inst, order.side, ticks, lots, -1, grow, order)
             if code:
                 return code
         if self._counting:
             self._req_times.append(self._ctx.now)  # type: ignore[union-attr]
         if self._tracking:
-            state.requested(order, lots)  # type: ignore[union-attr]
+            req = self._req_lots
+            req[order.id] = max(req.get(order.id, 0), lots)
+            if len(req) > 64 + 4 * len(self._ctx.orders):  # type: ignore[union-attr]
+                self._state.forget_closed()  # type: ignore[union-attr]
         return 0
 
     def sent_cancel(self, order: Order) -> None:

@@ -1,16 +1,16 @@
 """The risk rules, one module each, behind one interface (:class:`~hftlab.risk.rules.base.Rule`).
 
-=================  =============================================  ==========================
-rule               module                                          hooks
-=================  =============================================  ==========================
-``max_position``   :mod:`~hftlab.risk.rules.max_position`          ``check_new``, ``check_modify``
-``max_notional``   :mod:`~hftlab.risk.rules.max_notional`          ``check_new``, ``check_modify``
-``max_loss``       :mod:`~hftlab.risk.rules.max_loss`              ``check_equity``
-``max_drawdown``   :mod:`~hftlab.risk.rules.max_drawdown`          ``check_equity``
-``stale_feed``     :mod:`~hftlab.risk.rules.stale_feed`            ``check_feed``
-``feed_latency``   :mod:`~hftlab.risk.rules.feed_latency`          ``check_feed``
-``order_rate``     :mod:`~hftlab.risk.rules.order_rate`            ``check_new``, ``check_modify``
-=================  =============================================  ==========================
+=================  ==========================================  ===================
+rule               module                                      hook
+=================  ==========================================  ===================
+``max_position``   :mod:`~hftlab.risk.rules.max_position`      ``check_request``
+``max_notional``   :mod:`~hftlab.risk.rules.max_notional`      ``check_request``
+``max_loss``       :mod:`~hftlab.risk.rules.max_loss`          ``check_equity``
+``max_drawdown``   :mod:`~hftlab.risk.rules.max_drawdown`      ``check_equity``
+``stale_feed``     :mod:`~hftlab.risk.rules.stale_feed`        ``check_feed``
+``feed_latency``   :mod:`~hftlab.risk.rules.feed_latency`      ``check_feed``
+``order_rate``     :mod:`~hftlab.risk.rules.order_rate`        ``check_request``
+=================  ==========================================  ===================
 
 :func:`build_rules` gives the rules a config switches on, in :data:`~hftlab.risk.RULES` order
 (the order the manager consults them in: it decides which rule refuses a request first).

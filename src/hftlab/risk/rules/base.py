@@ -4,10 +4,11 @@ A :class:`Rule` measures one thing and says whether its limit is breached; the
 :class:`~hftlab.risk.RiskManager` composes the rules that are on and acts for them (refuses the
 request, pulls or resumes quotes, kills). A rule implements only the hooks it needs:
 
-``check_new`` / ``check_modify``
-    pre-trade checks of a new order / a modify: 0 to let it go, else the rule's reject code
-    (the rule records its ``block_order`` row through :meth:`Rule.refuse`). Called in
-    :data:`~hftlab.risk.RULES` order; the first refusal wins.
+``check_request``
+    the pre-trade check of a new order or a modify: 0 to let it go, else the rule's reject
+    code (the rule records its ``block_order`` row through :meth:`Rule.refuse`). Called in
+    :data:`~hftlab.risk.RULES` order; the first refusal wins. One hook for both kinds of
+    request, called directly by the gate: a request pays one call per rule.
 ``check_feed``
     per instrument at every periodic check (and at order attempts while quotes are pulled):
     ``(breached, value, limit, detail)``, or None when there is nothing new to judge.
@@ -70,7 +71,8 @@ class RiskState:
         Cash from the fills received, fees included, per instrument (kept when a rule needs
         fills).
     req_lots
-        The largest size ever requested per order id (kept when a rule tracks orders).
+        The largest size ever requested per order id (kept by the manager's gate when a rule
+        tracks orders; always the same dict).
     req_times
         Local times of the requests sent (kept when a rule counts requests).
     """
@@ -138,47 +140,12 @@ class RiskState:
         return eq
 
     # ------------------------------------------------------------------ orders
-    def exposure(self, inst: int, side: int) -> int:
-        """Lots the position could reach towards ``side`` if every open order on that side
-        filled in full (each at the largest size ever requested for it)."""
-        ctx = self.ctx
-        pos = ctx.position_lots(inst)
-        req = self.req_lots
-        open_lots = 0
-        for o in ctx.orders.values():
-            if o.instrument == inst and o.side == side:
-                q = o.qty_lots
-                r = req.get(o.id)
-                if r is not None and r > q:
-                    q = r
-                open_lots += q - o.filled_lots
-        return (pos if side > 0 else -pos) + open_lots
-
-    def exposures(self, inst: int) -> tuple[int, int]:
-        """``(long, short)``: :meth:`exposure` of both sides in one pass over the orders."""
-        ctx = self.ctx
-        pos = ctx.position_lots(inst)
-        req = self.req_lots
-        buys = sells = 0
-        for o in ctx.orders.values():
-            if o.instrument == inst:
-                q = o.qty_lots
-                r = req.get(o.id)
-                if r is not None and r > q:
-                    q = r
-                if o.side > 0:
-                    buys += q - o.filled_lots
-                else:
-                    sells += q - o.filled_lots
-        return pos + buys, sells - pos
-
-    def requested(self, order: Order, lots: int) -> None:
-        """Remember that ``order`` was asked to have ``lots`` (a modify that was sent)."""
-        req = self.req_lots
-        req[order.id] = max(req.get(order.id, 0), lots)
+    def forget_closed(self) -> None:
+        """Drop the requested sizes of orders no longer open (in place: rules hold the dict)."""
         live = self.ctx.orders
-        if len(req) > 64 + 4 * len(live):  # forget closed orders now and then
-            self.req_lots = {k: v for k, v in req.items() if k in live}
+        req = self.req_lots
+        for oid in [k for k in req if k not in live]:
+            del req[oid]
 
     def describe(self, inst: int, side: int, ticks: int, lots: int, tif: int) -> str:
         """``"buy 0.001 @ 50000 gtc"`` / ``"sell 0.002 market"``: a new order, for details."""
@@ -238,14 +205,40 @@ class Rule:
         self.state.record(self.state.ctx.now, inst, self.name, "block_order", value, limit, detail)
         return self.code
 
-    # ------------------------------------------------------------------ hooks
-    def check_new(self, inst: int, side: int, ticks: int, lots: int, tif: int) -> int:
-        """Pre-trade check of a new order: 0, or :meth:`refuse`'s code."""
-        return 0
+    def what(
+        self, inst: int, side: int, ticks: int, lots: int, tif: int, order: Order | None
+    ) -> str:
+        """The request, for a refusal's detail: the new order, or ``"modify order N to Q"``."""
+        if order is None:
+            return self.state.describe(inst, side, ticks, lots, tif)
+        return f"modify order {order.id} to {lots * self.state.lot[inst]:g}"
 
-    def check_modify(self, order: Order, ticks: int, lots: int, grow: int) -> int:
-        """Pre-trade check of a modify to ``ticks`` / ``lots`` (``grow``: lots above the
-        largest size ever requested for the order, 0 if none or if orders are not tracked)."""
+    # ------------------------------------------------------------------ hooks
+    def check_request(
+        self,
+        inst: int,
+        side: int,
+        ticks: int,
+        lots: int,
+        tif: int,
+        extra: int,
+        order: Order | None,
+    ) -> int:
+        """Pre-trade check of a request: 0 to let it go, or :meth:`refuse`'s code.
+
+        Parameters
+        ----------
+        inst, side, ticks, lots, tif
+            The request: instrument, +1 buy / −1 sell, price in ticks, total size in lots,
+            time-in-force code (−1 for a modify).
+        extra
+            Lots the request adds to the worst case: a new order's size; for a modify, its
+            growth above the largest size ever requested for the order (0 if none, or if no
+            rule tracks orders). A rule that :attr:`tracks_orders` is asked only when
+            ``extra > 0``.
+        order
+            None for a new order; the order being modified.
+        """
         return 0
 
     def check_feed(

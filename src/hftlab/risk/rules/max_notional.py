@@ -12,7 +12,7 @@ import math
 from typing import TYPE_CHECKING, Self
 
 from hftlab.risk.config import RiskConfig
-from hftlab.risk.rules.base import Rule
+from hftlab.risk.rules.base import RiskState, Rule
 
 if TYPE_CHECKING:
     from hftlab.strategy import Order
@@ -35,13 +35,44 @@ class MaxNotional(Rule):
         limit = config.notional_limit
         return None if limit is None else cls(config, limit)
 
-    def gross(self, inst: int, side: int, extra: int, ticks: int) -> float:
-        """Gross worst-case notional if ``extra`` lots more were ordered on ``side`` of
-        ``inst`` (at ``ticks`` when ``inst`` has no mid yet)."""
+    def start(self, state: RiskState) -> None:
+        super().start(state)
+        self._ctx = state.ctx  # read per request: one attribute, not two
+        self._req = state.req_lots
+
+    def check_request(
+        self,
+        inst: int,
+        side: int,
+        ticks: int,
+        lots: int,
+        tif: int,
+        extra: int,
+        order: Order | None,
+    ) -> int:
+        if not extra:
+            return 0
+        # The gross worst-case notional if `extra` lots more were ordered on `side` of `inst`
+        # (valued at `ticks` while `inst` has no mid yet). Inline: this runs for every request.
         s = self.state
+        ctx = self._ctx
+        req = self._req
+        orders = ctx.orders.values()
         gross = 0.0
         for j in range(s.n):
-            long_, short = s.exposures(j)
+            pos = ctx.position_lots(j)
+            long_ = pos  # what the position could reach on each side, open orders filled
+            short = -pos
+            for o in orders:
+                if o.instrument == j:
+                    q = o.qty_lots
+                    r = req.get(o.id, 0)  # the largest size ever requested for it
+                    if r > q:
+                        q = r
+                    if o.side > 0:
+                        long_ += q - o.filled_lots
+                    else:
+                        short += q - o.filled_lots
             if j == inst:
                 if side > 0:
                     long_ += extra
@@ -52,31 +83,12 @@ class MaxNotional(Rule):
                 price = s.mark(j, ticks if j == inst else 0)
                 if not math.isnan(price):
                     gross += s.instruments[j].notional(worst * s.lot[j], price)
-        return gross
-
-    def check_new(self, inst: int, side: int, ticks: int, lots: int, tif: int) -> int:
-        gross = self.gross(inst, side, lots, ticks)
         if gross > self.limit:
             return self.refuse(
                 inst,
                 gross,
                 self.limit,
-                self.state.describe(inst, side, ticks, lots, tif)
+                self.what(inst, side, ticks, lots, tif, order)
                 + f": gross notional could reach {gross:.6g}",
-            )
-        return 0
-
-    def check_modify(self, order: Order, ticks: int, lots: int, grow: int) -> int:
-        if not grow:
-            return 0
-        inst = order.instrument
-        gross = self.gross(inst, order.side, grow, ticks)
-        if gross > self.limit:
-            return self.refuse(
-                inst,
-                gross,
-                self.limit,
-                f"modify order {order.id} to {lots * self.state.lot[inst]:g}: "
-                f"gross notional could reach {gross:.6g}",
             )
         return 0

@@ -32,6 +32,8 @@ class MaxPosition(Rule):
 
     def start(self, state: RiskState) -> None:
         super().start(state)
+        self._ctx = state.ctx  # read per request: one attribute, not two
+        self._req = state.req_lots
         c = self.config.max_position
         limits: list[float | None] = [None] * state.n
         if isinstance(c, dict):
@@ -51,37 +53,41 @@ class MaxPosition(Rule):
             for i, lim in enumerate(limits)
         ]
 
-    def check_new(self, inst: int, side: int, ticks: int, lots: int, tif: int) -> int:
+    def check_request(
+        self,
+        inst: int,
+        side: int,
+        ticks: int,
+        lots: int,
+        tif: int,
+        extra: int,
+        order: Order | None,
+    ) -> int:
         lim = self.limit[inst]
-        if lim is None:
+        if lim is None or not extra:
             return 0
-        s = self.state
-        reach = s.exposure(inst, side) + lots
-        if reach <= lim:
-            return 0
-        lot = s.lot[inst]
-        return self.refuse(
-            inst,
-            reach * lot,
-            lim * lot,
-            s.describe(inst, side, ticks, lots, tif)
-            + f": position could reach {side * reach * lot:g}",
-        )
-
-    def check_modify(self, order: Order, ticks: int, lots: int, grow: int) -> int:
-        inst = order.instrument
-        lim = self.limit[inst]
-        if not grow or lim is None:
-            return 0
-        s = self.state
-        reach = s.exposure(inst, order.side) + grow
-        if reach <= lim:
-            return 0
-        lot = s.lot[inst]
-        return self.refuse(
-            inst,
-            reach * lot,
-            lim * lot,
-            f"modify order {order.id} to {lots * lot:g}: "
-            f"position could reach {order.side * reach * lot:g}",
-        )
+        # The lots the position could reach towards `side` if every open order on that side
+        # filled in full, each at the largest size ever requested for it (inline: this runs
+        # for every request).
+        ctx = self._ctx
+        pos = ctx.position_lots(inst)
+        req = self._req
+        open_lots = 0
+        for o in ctx.orders.values():
+            if o.instrument == inst and o.side == side:
+                q = o.qty_lots
+                r = req.get(o.id)
+                if r is not None and r > q:
+                    q = r
+                open_lots += q - o.filled_lots
+        reach = (pos if side > 0 else -pos) + open_lots + extra
+        if reach > lim:
+            lot = self.state.lot[inst]
+            return self.refuse(
+                inst,
+                reach * lot,
+                lim * lot,
+                self.what(inst, side, ticks, lots, tif, order)
+                + f": position could reach {side * reach * lot:g}",
+            )
+        return 0

@@ -32,34 +32,27 @@ class OrderRate(Rule):
         limit = config.max_order_rate
         return None if limit is None else cls(config, limit)
 
-    def count(self) -> int:
-        """Requests sent in the last second (older ones are forgotten)."""
+    def check_request(
+        self,
+        inst: int,
+        side: int,
+        ticks: int,
+        lots: int,
+        tif: int,
+        extra: int,
+        order: Order | None,
+    ) -> int:
         s = self.state
         q = s.req_times
         cut = s.ctx.now - NS_PER_S
-        while q and q[0] <= cut:
+        while q and q[0] <= cut:  # forget what left the window
             q.popleft()
-        return len(q)
-
-    def check_new(self, inst: int, side: int, ticks: int, lots: int, tif: int) -> int:
-        n = self.count()
+        n = len(q)
         if n < self.limit:
             return 0
-        return self.refuse(
-            inst,
-            n + 1,
-            self.limit,
-            self.state.describe(inst, side, ticks, lots, tif)
-            + f": {n} requests in the last second",
+        what = (
+            s.describe(inst, side, ticks, lots, tif)
+            if order is None
+            else f"modify order {order.id}"
         )
-
-    def check_modify(self, order: Order, ticks: int, lots: int, grow: int) -> int:
-        n = self.count()
-        if n < self.limit:
-            return 0
-        return self.refuse(
-            order.instrument,
-            n + 1,
-            self.limit,
-            f"modify order {order.id}: {n} requests in the last second",
-        )
+        return self.refuse(inst, n + 1, self.limit, f"{what}: {n} requests in the last second")
