@@ -9,7 +9,7 @@ import logging
 import lzma
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -275,28 +275,38 @@ def instrument_for(
     """Instrument (explicit or inferred sizes) and every price/qty in ticks/lots.
 
     Sizes are inferred from a sample first (the conversion of every value then checks them)
-    and from all values only if some value is off the sampled grid. Returns
+    and a size from all values only if some value is off its sampled grid. Returns
     ``(instrument, tick_inferred, lot_inferred, price_ticks, qty_lots)``; a value off an
     explicit grid raises :class:`DataError` naming ``source``.
     """
-    for sample in (True, False):
+    sp, sq = _sample(prices, 65_536), _sample(qtys, 65_536)
+    sizes = {"tick_size": tick_size, "lot_size": lot_size, "contract_size": contract_size}
+    inst, tick_inf, lot_inf = make_instrument(venue, symbol, sp, sq, **sizes)
+    ticks = _steps_or_none(inst.price_to_ticks, prices)
+    lots = _steps_or_none(inst.qty_to_lots, qtys)
+    if ticks is None or lots is None:
+        # Off the grid of the sample: infer that size from every value (an explicit size stays
+        # as given and its error is reported).
         inst, tick_inf, lot_inf = make_instrument(
-            venue,
-            symbol,
-            _sample(prices, 65_536) if sample else prices,
-            _sample(qtys, 65_536) if sample else qtys,
-            tick_size=tick_size,
-            lot_size=lot_size,
-            contract_size=contract_size,
+            venue, symbol, prices if ticks is None else sp, qtys if lots is None else sq, **sizes
         )
         try:
-            return inst, tick_inf, lot_inf, inst.price_to_ticks(prices), inst.qty_to_lots(qtys)
+            ticks = inst.price_to_ticks(prices) if ticks is None else ticks
+            lots = inst.qty_to_lots(qtys) if lots is None else lots
         except InstrumentError as exc:
-            if not sample or (tick_size is not None and lot_size is not None):
-                raise DataError(
-                    str(exc), path=source, hint="check --tick-size/--lot-size (or omit them)"
-                ) from None
-    raise AssertionError("unreachable")
+            raise DataError(
+                str(exc), path=source, hint="check --tick-size/--lot-size (or omit them)"
+            ) from None
+    return inst, tick_inf, lot_inf, ticks, lots
+
+
+def _steps_or_none(
+    to_steps: Callable[[np.ndarray], np.ndarray], values: np.ndarray
+) -> np.ndarray | None:
+    try:
+        return to_steps(values)
+    except InstrumentError:
+        return None
 
 
 # ----------------------------------------------------------------------------- input files
