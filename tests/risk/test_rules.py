@@ -53,15 +53,8 @@ def test_rule_types_follow_the_rule_names() -> None:
     assert tuple(t.name for t in RULE_TYPES) == RULES
     assert risk.ACTIONS is RISK_ACTIONS
     assert risk.RISK_SCHEMA is RISK_SCHEMA
-    every = RiskConfig(
-        max_position=1.0,
-        max_notional=1.0,
-        max_loss=1.0,
-        max_drawdown=1.0,
-        stale_feed_ms=1.0,
-        max_feed_latency_ms=1.0,
-        max_order_rate=1,
-    )
+    # Every rule on: each at its key (limit 1).
+    every = RiskConfig(**{t.key: 1 for t in RULE_TYPES})
     rules = build_rules(every)
     assert tuple(r.name for r in rules) == RULES
     assert {r.name: r.code for r in rules} == risk.RISK_REJECT_CODES
@@ -183,7 +176,7 @@ def test_pre_trade_rules_refuse_and_record(market: tuple) -> None:
     pos = MaxPosition.from_config(RiskConfig(max_position={"BTCUSDT": 2.5 * lot}))
     assert pos is not None
     pos.start(state)
-    assert pos.limit == [2, None]  # in lots, rounded down; ETHUSDT unlimited
+    assert pos.lots == [2, None]  # in lots, rounded down; ETHUSDT unlimited
     assert pos.check_request(0, 1, 100, 2, 0, 2, None) == 0
     assert pos.check_request(1, 1, 100, 10**6, 0, 10**6, None) == 0
     assert pos.check_request(0, -1, 0, 3, 3, 3, None) == risk.RISK_REJECT_CODES["max_position"]
@@ -250,9 +243,13 @@ def test_manager_equity_matches_the_engine_for_inverse_contracts() -> None:
     assert mgr.equity() == pytest.approx(end["equity"], rel=1e-9)
 
 
-def test_a_rule_must_say_when_it_is_on() -> None:
-    class Incomplete(Rule):
+def test_a_rule_is_on_when_its_key_is_set() -> None:
+    class Custom(Rule):
         name = "max_loss"
+        key = "max_loss"
 
-    with pytest.raises(NotImplementedError, match="Incomplete"):
-        Incomplete.from_config(RiskConfig())
+    assert Custom.from_config(RiskConfig()) is None
+    rule = Custom.from_config(RiskConfig(max_loss=3.0))
+    assert rule is not None and rule.limit == 3.0
+    assert rule.code == risk.RISK_REJECT_CODES["max_loss"]
+    assert not Custom.implements("check_equity")  # no hook: the manager would never call it

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from hftlab.risk.config import RISK_REJECT_CODES, RiskConfig
 from hftlab.vocab import TimeInForce
@@ -163,11 +163,15 @@ class Rule:
     ----------
     config
         The manager's config (a rule reads its own keys).
+    limit
+        The value of the rule's :attr:`key` (:meth:`limit_of`).
 
     Attributes
     ----------
     name
         The rule's name in :data:`~hftlab.risk.RULES` (``risk.parquet``'s ``rule``).
+    key
+        The :class:`~hftlab.risk.RiskConfig` key whose value is the limit (None: rule off).
     code
         ``Order.reject_reason`` of the requests it refuses (:data:`RISK_REJECT_CODES`).
     state
@@ -175,6 +179,7 @@ class Rule:
     """
 
     name: ClassVar[str]
+    key: ClassVar[str]
     #: The rule reads cash: the manager tracks fills (and asks for them) and equity.
     needs_fills: ClassVar[bool] = False
     #: The rule is evaluated at the manager's periodic check (``check_interval_ms``).
@@ -186,14 +191,21 @@ class Rule:
 
     state: RiskState
 
-    def __init__(self, config: RiskConfig) -> None:
+    def __init__(self, config: RiskConfig, limit: Any) -> None:
         self.config = config
+        self.limit = limit
         self.code = RISK_REJECT_CODES[self.name]
+
+    @classmethod
+    def limit_of(cls, config: RiskConfig) -> Any:
+        """The rule's limit in ``config`` (None: the rule is off): the value of :attr:`key`."""
+        return getattr(config, cls.key)
 
     @classmethod
     def from_config(cls, config: RiskConfig) -> Self | None:
         """The rule if ``config`` switches it on, else None."""
-        raise NotImplementedError(f"{cls.__name__} must say when it is on")
+        limit = cls.limit_of(config)
+        return None if limit is None else cls(config, limit)
 
     def start(self, state: RiskState) -> None:
         """Begin a run (a manager can drive several, one after another): reset per-run
@@ -215,14 +227,7 @@ class Rule:
 
     # ------------------------------------------------------------------ hooks
     def check_request(
-        self,
-        inst: int,
-        side: int,
-        ticks: int,
-        lots: int,
-        tif: int,
-        extra: int,
-        order: Order | None,
+        self, inst: int, side: int, ticks: int, lots: int, tif: int, extra: int, order: Order | None
     ) -> int:
         """Pre-trade check of a request: 0 to let it go, or :meth:`refuse`'s code.
 

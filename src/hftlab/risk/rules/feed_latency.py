@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from typing import Self
 
-from hftlab.risk.config import RiskConfig
 from hftlab.risk.rules.base import FeedReading, RiskState, Rule
 
 __all__ = ["FeedLatency"]
@@ -23,21 +21,14 @@ class FeedLatency(Rule):
     """``feed_latency``: one latency sample per check that sees a new event."""
 
     name = "feed_latency"
+    key = "max_feed_latency_ms"
     periodic = True
-
-    def __init__(self, config: RiskConfig, limit_ms: float) -> None:
-        super().__init__(config)
-        self.limit_ns = round(limit_ms * 1e6)
-        self.mode = config.feed_latency_baseline
-        self.window = config.feed_latency_window
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> Self | None:
-        limit = config.max_feed_latency_ms
-        return None if limit is None else cls(config, limit)
 
     def start(self, state: RiskState) -> None:
         super().start(state)
+        self.limit_ns = round(self.limit * 1e6)
+        self.mode = self.config.feed_latency_baseline
+        self.window = self.config.feed_latency_window
         n = state.n
         self._last = [_NO_DATA] * n  # ts_local of the last event sampled
         self._hist: list[deque[int]] = [deque() for _ in range(n)]

@@ -5,9 +5,6 @@ starts at 0). See ``docs/risk.md``.
 
 from __future__ import annotations
 
-from typing import Self
-
-from hftlab.risk.config import RiskConfig
 from hftlab.risk.rules.base import Breach, RiskState, Rule
 
 __all__ = ["MaxDrawdown"]
@@ -17,18 +14,10 @@ class MaxDrawdown(Rule):
     """``max_drawdown``: the largest fall from the equity peak, quote currency."""
 
     name = "max_drawdown"
+    key = "max_drawdown"
     needs_fills = True
     periodic = True
-
-    def __init__(self, config: RiskConfig, limit: float) -> None:
-        super().__init__(config)
-        self.limit = limit
-        self.peak = 0.0
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> Self | None:
-        limit = config.max_drawdown
-        return None if limit is None else cls(config, limit)
+    peak = 0.0  # the running peak of equity (per run)
 
     def start(self, state: RiskState) -> None:
         super().start(state)

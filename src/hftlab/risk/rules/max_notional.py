@@ -9,7 +9,7 @@ Gross notional = Σ over instruments of the larger side's worst-case exposure (a
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 from hftlab.risk.config import RiskConfig
 from hftlab.risk.rules.base import RiskState, Rule
@@ -24,16 +24,12 @@ class MaxNotional(Rule):
     """``max_notional``: the gross worst-case notional limit (quote currency)."""
 
     name = "max_notional"
+    key = "max_notional"
     tracks_orders = True
 
-    def __init__(self, config: RiskConfig, limit: float) -> None:
-        super().__init__(config)
-        self.limit = limit
-
     @classmethod
-    def from_config(cls, config: RiskConfig) -> Self | None:
-        limit = config.notional_limit
-        return None if limit is None else cls(config, limit)
+    def limit_of(cls, config: RiskConfig) -> float | None:
+        return config.notional_limit  # max_notional and max_leverage x capital
 
     def start(self, state: RiskState) -> None:
         super().start(state)
@@ -41,14 +37,7 @@ class MaxNotional(Rule):
         self._req = state.req_lots
 
     def check_request(
-        self,
-        inst: int,
-        side: int,
-        ticks: int,
-        lots: int,
-        tif: int,
-        extra: int,
-        order: Order | None,
+        self, inst: int, side: int, ticks: int, lots: int, tif: int, extra: int, order: Order | None
     ) -> int:
         if not extra:
             return 0

@@ -8,10 +8,9 @@ An order is refused if ``position + Σ open orders on its side + the order > max
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 from hftlab.errors import ConfigError
-from hftlab.risk.config import RiskConfig
 from hftlab.risk.rules.base import RiskState, Rule
 
 if TYPE_CHECKING:
@@ -21,20 +20,18 @@ __all__ = ["MaxPosition"]
 
 
 class MaxPosition(Rule):
-    """``max_position``: one limit for every instrument, or a table by symbol."""
+    """``max_position``: one limit for every instrument, or a table by symbol (:attr:`lots`:
+    the limit of each instrument in lots, None if unlimited)."""
 
     name = "max_position"
+    key = "max_position"
     tracks_orders = True
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> Self | None:
-        return None if config.max_position is None else cls(config)
 
     def start(self, state: RiskState) -> None:
         super().start(state)
         self._ctx = state.ctx  # read per request: one attribute, not two
         self._req = state.req_lots
-        c = self.config.max_position
+        c = self.limit
         limits: list[float | None] = [None] * state.n
         if isinstance(c, dict):
             for name, value in c.items():
@@ -48,22 +45,15 @@ class MaxPosition(Rule):
         elif c is not None:
             limits = [c] * state.n
         # In lots, rounded down: the limit is never exceeded by rounding.
-        self.limit = [
+        self.lots = [
             None if lim is None else math.floor(lim / state.lot[i] + 1e-9)
             for i, lim in enumerate(limits)
         ]
 
     def check_request(
-        self,
-        inst: int,
-        side: int,
-        ticks: int,
-        lots: int,
-        tif: int,
-        extra: int,
-        order: Order | None,
+        self, inst: int, side: int, ticks: int, lots: int, tif: int, extra: int, order: Order | None
     ) -> int:
-        lim = self.limit[inst]
+        lim = self.lots[inst]
         if lim is None or not extra:
             return 0
         # The lots the position could reach towards `side` if every open order on that side

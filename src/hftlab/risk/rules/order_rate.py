@@ -5,9 +5,8 @@ rolling second ``(now − 1 s, now]``. Cancels are never refused. See ``docs/ris
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
-from hftlab.risk.config import RiskConfig
 from hftlab.risk.rules.base import Rule
 from hftlab.units import NS_PER_S
 
@@ -21,26 +20,11 @@ class OrderRate(Rule):
     """``order_rate``: requests per rolling second of local time."""
 
     name = "order_rate"
+    key = "max_order_rate"
     counts_requests = True
 
-    def __init__(self, config: RiskConfig, limit: int) -> None:
-        super().__init__(config)
-        self.limit = limit
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> Self | None:
-        limit = config.max_order_rate
-        return None if limit is None else cls(config, limit)
-
     def check_request(
-        self,
-        inst: int,
-        side: int,
-        ticks: int,
-        lots: int,
-        tif: int,
-        extra: int,
-        order: Order | None,
+        self, inst: int, side: int, ticks: int, lots: int, tif: int, extra: int, order: Order | None
     ) -> int:
         s = self.state
         q = s.req_times

@@ -5,9 +5,6 @@ received) for longer than ``stale_feed_ms``; resume when data flows again. See
 
 from __future__ import annotations
 
-from typing import Self
-
-from hftlab.risk.config import RiskConfig
 from hftlab.risk.rules.base import FeedReading, RiskState, Rule
 
 __all__ = ["StaleFeed"]
@@ -17,20 +14,13 @@ class StaleFeed(Rule):
     """``stale_feed``: the longest silence of an instrument's feed (local time)."""
 
     name = "stale_feed"
+    key = "stale_feed_ms"
     periodic = True
-
-    def __init__(self, config: RiskConfig, limit_ms: float) -> None:
-        super().__init__(config)
-        self.limit_ns = round(limit_ms * 1e6)
-
-    @classmethod
-    def from_config(cls, config: RiskConfig) -> Self | None:
-        limit = config.stale_feed_ms
-        return None if limit is None else cls(config, limit)
 
     def start(self, state: RiskState) -> None:
         super().start(state)
         self._start = state.start
+        self.limit_ns = round(self.limit * 1e6)
 
     def check_feed(self, inst: int, now: int, ts_exchange: int, ts_local: int) -> FeedReading:
         # Silent since the last event, or since the start before any.
