@@ -163,45 +163,47 @@ class Held:
     """Rows of one channel not yet released: from the first row whose venue time is pending.
 
     Rows go out in order, so a row waiting for its inferred time holds back every row after it.
+    They are kept as the chunks they came in (joined only when released), so rows that wait
+    long are not copied again with every batch.
     """
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
-        self.cols: Columns | None = None
-        self.item = np.zeros(0, dtype=np.int64)  # per row: key of its pending time, or -1
+        self._cols: list[Columns] = []
+        self._item: list[np.ndarray] = []  # per chunk and row: key of its pending time, or -1
 
     def add(self, cols: Columns, item: np.ndarray) -> None:
-        if not item.shape[0]:
-            return
-        if self.cols is None:
-            self.cols, self.item = cols, item
-        else:
-            self.cols = {k: np.concatenate([self.cols[k], v]) for k, v in cols.items()}
-            self.item = np.concatenate([self.item, item])
+        if item.shape[0]:
+            self._cols.append(cols)
+            self._item.append(item)
 
     def patch(self, keys: np.ndarray, ts: np.ndarray) -> None:
         """Set the venue time of the rows of ``keys`` (ascending) to ``ts``."""
-        if self.cols is None or not keys.shape[0]:
+        if not keys.shape[0]:
             return
-        idx = np.minimum(np.searchsorted(keys, self.item), keys.shape[0] - 1)
-        hit = (self.item >= 0) & (keys[idx] == self.item)
-        if hit.any():
-            tsx = self.cols["ts_exchange"]
-            if not tsx.flags.writeable:
-                tsx = self.cols["ts_exchange"] = tsx.copy()
-            tsx[hit] = ts[idx[hit]]
-            self.item = np.where(hit, -1, self.item)
+        for n, (cols, item) in enumerate(zip(self._cols, self._item, strict=True)):
+            idx = np.minimum(np.searchsorted(keys, item), keys.shape[0] - 1)
+            hit = (item >= 0) & (keys[idx] == item)
+            if hit.any():
+                tsx = cols["ts_exchange"]
+                if not tsx.flags.writeable:
+                    tsx = cols["ts_exchange"] = tsx.copy()
+                tsx[hit] = ts[idx[hit]]
+                self._item[n] = np.where(hit, -1, item)
 
     def release(self, final: bool = False) -> Columns:
         """The rows before the first pending one (all rows if ``final``)."""
-        if self.cols is None:
-            return empty_columns(self.channel)
-        waiting = np.flatnonzero(self.item >= 0)
-        cut = self.item.shape[0] if final or not waiting.shape[0] else int(waiting[0])
-        if cut == self.item.shape[0]:
-            out, self.cols, self.item = self.cols, None, self.item[:0]
-            return out
-        out = {k: v[:cut] for k, v in self.cols.items()}
-        self.cols = {k: v[cut:] for k, v in self.cols.items()}
-        self.item = self.item[cut:]
-        return out
+        out: list[Columns] = []
+        while self._cols:
+            waiting = np.flatnonzero(self._item[0] >= 0)
+            if final or not waiting.shape[0]:
+                out.append(self._cols.pop(0))
+                self._item.pop(0)
+                continue
+            cut = int(waiting[0])
+            cols, item = self._cols[0], self._item[0]
+            out.append({k: v[:cut] for k, v in cols.items()})
+            self._cols[0] = {k: v[cut:] for k, v in cols.items()}
+            self._item[0] = item[cut:]
+            break
+        return concat_columns(self.channel, out)

@@ -270,7 +270,8 @@ class SpotNormaliser:
 
         The importer calls it once, after the whole recording; a recorder when it closes a
         file. Rows released before the depth batch covering their update id arrived are
-        clamped only from below.
+        clamped only from below. (Spot tickers recorded without the depth stream never get a
+        covering batch: they all wait for this call.)
         """
         return self._release(final=True)
 
