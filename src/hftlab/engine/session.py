@@ -248,6 +248,8 @@ class Session:
                 sink.on_responses(ri, rf)
             self._drain_states()
         self._forward_risk()
+        if self.ctx is not None:
+            self.ctx.close()
 
     @property
     def now(self) -> int:

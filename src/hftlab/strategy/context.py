@@ -499,6 +499,13 @@ class Context:
             (self._cm[_C_NOW], oid, inst, _RQ_MODIFY, side, ticks, lots, self._n_resp)
         )
 
+    def close(self) -> None:
+        """Driver API (:meth:`Session.finish <hftlab.engine.Session.finish>`): the run is over.
+        Drops the order gate and the timers, whose callbacks point back at the wrappers (the
+        risk manager), so no reference cycle keeps the core's buffers alive after the run."""
+        self._gate = None
+        self._timers.clear()
+
     def set_order_gate(self, gate: OrderGate | None) -> None:
         """Install pre-trade checks on ``buy``/``sell``/``modify`` (see :class:`OrderGate`)."""
         self._gate = gate

@@ -23,6 +23,7 @@ timer, the largest size requested per order (worst-case exposure), the request l
 from __future__ import annotations
 
 import math
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -78,6 +79,7 @@ class RiskState:
     """
 
     __slots__ = (
+        "_record",
         "cash",
         "ctx",
         "instruments",
@@ -85,7 +87,6 @@ class RiskState:
         "lot",
         "mid",
         "n",
-        "record",
         "req_lots",
         "req_times",
         "start",
@@ -93,7 +94,12 @@ class RiskState:
 
     def __init__(self, ctx: Context, record: Recorder) -> None:
         self.ctx = ctx
-        self.record = record
+        # Weak: the manager owns this state, so a strong reference to its bound method would
+        # be a cycle keeping the run's context and core (~15 MB of buffers) alive until the
+        # garbage collector happens to run (it did, in back-to-back backtests).
+        self._record: Callable[[], Recorder | None] = (
+            weakref.WeakMethod(record) if hasattr(record, "__self__") else lambda: record
+        )
         insts: tuple[Instrument, ...] = tuple(ctx.instruments)
         self.instruments = insts
         self.n = len(insts)
@@ -104,6 +110,14 @@ class RiskState:
         self.cash = [0.0] * self.n
         self.req_lots: dict[int, int] = {}
         self.req_times: deque[int] = deque()
+
+    def record(
+        self, ts: int, inst: int, rule: str, action: str, value: float, limit: float, detail: str
+    ) -> None:
+        """Log one risk-manager action (a ``risk.parquet`` row) through the manager."""
+        record = self._record()
+        if record is not None:
+            record(ts, inst, rule, action, value, limit, detail)
 
     # ------------------------------------------------------------------ prices and money
     def mark(self, inst: int, ticks: int = 0) -> float:
