@@ -67,6 +67,7 @@ from hftlab.sim._layout import (
     IP_LDEN,
     IP_LNUM,
     IP_MAKER,
+    IP_MODX,
     IP_TAKER,
     IP_TDEN,
     IP_TNUM,
@@ -574,18 +575,52 @@ def _process_request(
         return
     if kind == RQ_MODIFY:
         reason = RJ_NONE
+        # A modify the venue cannot apply either leaves the order as it was (rejected) or, where
+        # the venue says so (IP_MODX, see SimConfig.modify_rule), cancels it: Binance cancels a
+        # post-only order whose new price would take, and a partially filled order whose new
+        # size is at or below the filled size. Invalid values are rejected on every venue.
+        cancel = False
         if slot < 0:
             reason = RJ_UNKNOWN_ORDER
-        elif qty <= ords[slot, O_FILLED]:
+        elif qty <= 0:
             reason = RJ_BAD_QTY
         elif price <= 0:
             reason = RJ_BAD_PRICE
+        elif qty <= ords[slot, O_FILLED]:
+            reason = RJ_BAD_QTY
+            cancel = ip[ords[slot, O_INST], IP_MODX] != 0.0
         else:
             oside = ords[slot, O_SIDE]
             if _crosses(bk, oside, price):
-                reason = RJ_POST_ONLY if ords[slot, O_TIF] == TIF_POST_ONLY else RJ_WOULD_CROSS
+                if ords[slot, O_TIF] == TIF_POST_ONLY:
+                    reason = RJ_POST_ONLY
+                    cancel = ip[ords[slot, O_INST], IP_MODX] != 0.0
+                else:
+                    reason = RJ_WOULD_CROSS
             elif _self_cross(ords, inst, oside, price, slot, ctl):
                 reason = RJ_SELF_TRADE
+        if cancel:
+            # The order as it stood, cancelled by the venue; the reason tells it from ours.
+            ords[slot, O_STATUS] = ST_CANCELED
+            _emit(
+                t,
+                ords,
+                slot,
+                EV_CANCELED,
+                0,
+                0,
+                LIQ_NONE,
+                reason,
+                0.0,
+                0.0,
+                resps,
+                respf,
+                lat_r,
+                rng,
+                ctl,
+            )
+            _free(ords, slot, acci, ctl)
+            return
         if reason != RJ_NONE:
             if slot >= 0:
                 _emit(

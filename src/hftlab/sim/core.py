@@ -136,6 +136,7 @@ class SimCore:
             self.ip[i, L.IP_MAKER] = fees.maker
             self.ip[i, L.IP_TAKER] = fees.taker
             self.ip[i, L.IP_BOOKSRC] = 1.0 if bbo[i] else 0.0
+            self.ip[i, L.IP_MODX] = 1.0 if config.modify_rule_for(inst.venue) == "cancel" else 0.0
         self.cfg[L.CF_QPOW] = config.queue_power
         self.cfg[L.CF_L1_A] = config.l1_a
         self.cfg[L.CF_L1_K] = config.l1_k

@@ -51,7 +51,6 @@ _E_LAST_QTY = RF.LAST_QTY
 _E_LIQ = RF.LIQUIDITY
 _EF_FEE = RF.FEE
 _EV_FILL = int(OrderEvent.FILL)
-_EV_REJECTED = int(OrderEvent.REJECTED)
 _LIQ_MAKER = int(Liquidity.MAKER)
 # Responses that leave the order as it is.
 _NO_STATE = (int(OrderEvent.CANCEL_REJECTED), int(OrderEvent.MODIFY_REJECTED))
@@ -599,7 +598,9 @@ class Context:
                 order.price_ticks = row[_E_PRICE]
                 order.qty_lots = row[_E_QTY]
                 order.filled_lots = row[_E_FILLED]
-                if evk == _EV_REJECTED:
+                # A rejection, or an order the venue cancelled (a post-only modify that would
+                # have taken, ...): the reason says why.
+                if row[_E_REASON]:
                     order.reject_reason = row[_E_REASON]
                 closed = st > _ST_PARTIAL
             if closed:
