@@ -28,6 +28,7 @@ from hftlab.sim._layout import (
     AI_OPEN,
     AI_POS,
     AI_VOL,
+    AI_XUNS,
     C_ERROR,
     C_LAST_DELIV,
     C_LAT_R,
@@ -97,6 +98,7 @@ from hftlab.sim._layout import (
     R_TIF,
     RJ_BAD_PRICE,
     RJ_BAD_QTY,
+    RJ_BOOK_UNSYNCED,
     RJ_NONE,
     RJ_POST_ONLY,
     RJ_SELF_TRADE,
@@ -430,6 +432,10 @@ def _process_request(
             reason = RJ_BAD_QTY
         elif tif != TIF_MARKET and price <= 0:
             reason = RJ_BAD_PRICE
+        elif acci[inst, AI_XUNS] != 0:
+            # The book is out of sync (a gap in the depth data): what the order would take,
+            # or where it would queue, cannot be known until the resync snapshot.
+            reason = RJ_BOOK_UNSYNCED
         elif tif == TIF_POST_ONLY and _crosses(bk, side, price):
             reason = RJ_POST_ONLY
         elif (tif == 0 or tif == TIF_POST_ONLY) and _self_cross(ords, inst, side, price, -1, ctl):
@@ -589,6 +595,12 @@ def _process_request(
         elif qty <= ords[slot, O_FILLED]:
             reason = RJ_BAD_QTY
             cancel = ip[ords[slot, O_INST], IP_MODX] != 0.0
+        elif acci[ords[slot, O_INST], AI_XUNS] != 0 and (
+            price != ords[slot, O_PRICE] or qty > ords[slot, O_QTY]
+        ):
+            # A new price or a new place in the queue needs the book (as for a new order); a
+            # size decrease keeps the order where it is and needs none.
+            reason = RJ_BOOK_UNSYNCED
         else:
             oside = ords[slot, O_SIDE]
             if _crosses(bk, oside, price):

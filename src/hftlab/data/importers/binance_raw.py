@@ -55,10 +55,12 @@ Book sync
 Every symbol's diffs and snapshots run, in arrival order, through
 :class:`hftlab.feeds.sync.BookSync`. Depth rows are written as received; diffs received without
 a synced book (before the first usable snapshot, after a gap) and stale ones carry
-``FLAG_UNSYNCED``. A loaded snapshot is written as a CLEAR row plus SNAPSHOT rows at the
-snapshot's arrival time (``FLAG_RESYNC`` after a gap), followed by the buffered diffs that
-straddle it, written again at the same ``ts_local`` without the flag. Reading the depth channel
-in order and skipping unsynced rows therefore rebuilds the exact book.
+``FLAG_UNSYNCED``; stale diffs and snapshots not needed while in sync also carry
+``FLAG_STALE`` (not applied either, but no break of the book). A loaded snapshot is written as
+a CLEAR row plus SNAPSHOT rows at the snapshot's arrival time (``FLAG_RESYNC`` after a gap),
+followed by the buffered diffs that straddle it, written again at the same ``ts_local`` without
+the flag. Reading the depth channel in order and skipping unsynced rows therefore rebuilds the
+exact book; the simulator does so (``docs/sim-core.md``, "Gaps in the depth data").
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ from hftlab.data.store import Store
 from hftlab.errors import DataError
 from hftlab.events import (
     FLAG_RESYNC,
+    FLAG_STALE,
     FLAG_TS_INFERRED,
     FLAG_UNSYNCED,
     NO_ID,
@@ -874,6 +877,9 @@ def build_symbol(
     )  # fmt: skip
     on_diff = sync.on_diff
     APPLY = DiffAction.APPLY
+    STALE = DiffAction.STALE
+    REDUNDANT = SnapshotAction.REDUNDANT
+    STALE_FLAGS = FLAG_UNSYNCED | FLAG_STALE
     for i in range(len(U_l)):
         if snap_l[i]:
             resync = sync.is_resync_pending
@@ -890,12 +896,14 @@ def build_symbol(
             else:
                 em_msg.append(i)
                 em_ts.append(ts)
-                em_flags.append(FLAG_UNSYNCED)
+                # Not used; a snapshot arriving while the book is in sync leaves it in sync.
+                em_flags.append(STALE_FLAGS if action is REDUNDANT else FLAG_UNSYNCED)
             continue
         a = on_diff(U_l[i], u_l[i], pu_l[i], i)
         em_msg.append(i)
         em_ts.append(ts_l[i])
-        em_flags.append(0 if a is APPLY else FLAG_UNSYNCED)
+        # A stale diff (already in the synced book) is not applied, and is no gap.
+        em_flags.append(0 if a is APPLY else (STALE_FLAGS if a is STALE else FLAG_UNSYNCED))
     st = sync.stats
 
     lap("depth rows")
