@@ -271,3 +271,16 @@ def test_risk_stale_feed_pulls_quotes_while_out_of_sync() -> None:
     assert events_of(res, 1) == ["sent_new", "accepted", "sent_cancel", "canceled"]
     assert events_of(res, 2) == ["sent_new", "accepted"]  # after the resume
     assert not [r for r in res.orders.to_pylist() if r["reason"] == "book_unsynced"]
+
+
+def test_book_gaps_apply_keeps_the_old_behaviour() -> None:
+    """``book_gaps="apply"`` (for captures without a usable snapshot) applies flagged rows as
+    if in sync: the flagged asks at 25 cross our bid and fill it; nothing is held or told."""
+    res, strat = run_rows(
+        ROWS, {10 * US: lambda c: c.buy(1, 100, tif="post_only")}, book_gaps="apply"
+    )
+    assert fills(res) == [(1, 100.0, 1.0, "maker")]
+    assert res.fills.to_pylist()[0]["ts_exchange"] == 25 * US
+    s = res.summary["instruments"]["t/X"]
+    assert (s["unsynced_rows"], s["sync_gaps"], s["unsynced_s"]) == (0, 0, 0.0)
+    assert status_log(strat) == []

@@ -36,6 +36,7 @@ from hftlab.sim._layout import (
     C_EVENTS,
     C_FINAL,
     C_FLAGGED,
+    C_FMASK,
     C_HORIZON,
     C_IL,
     C_IX,
@@ -73,7 +74,6 @@ from hftlab.sim._layout import (
     E_TS_LOCAL,
     EF_NF,
     EV_FILL,
-    F_UNSYNCED,
     INF,
     IP_BOOKSRC,
     IP_NF,
@@ -196,6 +196,7 @@ def run(
     # going out of sync or back in may wake it (if subscribed): only possible while a book is
     # out of sync or the rows held include one flagged unsynced.
     luns = ctl[C_LUNS]  # local books out of sync (or back in, the strategy not yet told)
+    fmask = ctl[C_FMASK]  # F_UNSYNCED, or 0 when flagged rows are applied (book_gaps="apply")
     quiet = (
         quiet_depth
         and quiet_trade
@@ -302,7 +303,7 @@ def run(
                     acci[inst, AI_LTSX] = r.ts_exchange
                     acci[inst, AI_LTSL] = r.ts_local
                 depth_book = ip[inst, IP_BOOKSRC] == 0.0
-                if k <= _K_CLEAR and ((r.flags & F_UNSYNCED) != 0 or luns != 0):
+                if k <= _K_CLEAR and ((r.flags & fmask) != 0 or luns != 0):
                     # Flagged, or some book out of sync: the row may change a book's sync.
                     w = _local_sync(il, ev0, ev1, lbooks, acci, ip, ctl)
                     luns = ctl[C_LUNS]

@@ -35,6 +35,7 @@ from hftlab.sim._layout import (
     AI_XUNS_NS,
     AI_XUNS_T0,
     C_ERROR,
+    C_FMASK,
     C_NSLOT,
     C_QMODEL,
     C_RS_TAIL,
@@ -290,12 +291,13 @@ def _exchange_rows(
     n0 = ev0.shape[0]
     nx = xi.shape[0]
     xuns = ctl[C_XUNS]  # books out of sync: while none is, only flagged rows need a look
+    fmask = ctl[C_FMASK]  # F_UNSYNCED, or 0 when flagged rows are applied (book_gaps="apply")
     while True:
         r = ev1[xi[ix] - n0] if xi[ix] >= n0 else ev0[xi[ix]]
         inst = r.instrument
         k = r.kind
         effect = _ROW_BOOK_ONLY
-        if k <= _K_CLEAR and ((r.flags & F_UNSYNCED) != 0 or xuns != 0):
+        if k <= _K_CLEAR and ((r.flags & fmask) != 0 or xuns != 0):
             if _exchange_sync(r, xt[ix], books, acci, ip, ctl):
                 effect = _ROW_SKIP
             xuns = ctl[C_XUNS]

@@ -220,7 +220,8 @@ C_XUNS = 35  # instruments whose exchange book is out of sync
 C_LUNS = 36  # instruments whose local book is out of sync or back in sync untold (AI_LUNS != 0)
 C_FLAGGED = 37  # 1 if the rows the core holds include one flagged unsynced (set by SimCore)
 C_R_NEXT = 38  # at a BOOK_STATUS wake-up: the quote/book wake-up the same row also made (or 0)
-C_NF = 39
+C_FMASK = 39  # F_UNSYNCED: rows so flagged are held (SimConfig.book_gaps "hold"); 0: applied
+C_NF = 40
 
 # ---------------------------------------------------------------- wake-up reasons
 W_NEED_DATA = int(WakeReason.NEED_DATA)

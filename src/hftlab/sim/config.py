@@ -159,6 +159,13 @@ class SimConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         ``reject`` rejects the modify and leaves the order as it was (``modify_rejected``).
         ``venue`` (default): the rule of the instrument's venue, :data:`VENUE_MODIFY_RULES`
         (``cancel`` on Binance spot, USD-M and COIN-M).
+    book_gaps
+        Depth rows flagged ``FLAG_UNSYNCED`` (a gap in the recorded depth data, or before a
+        capture's first snapshot): ``hold`` (default) never applies them and holds the
+        instrument's book out of sync until the next snapshot (no fill from the stale book,
+        new orders and price modifies rejected ``book_unsynced``, the strategy told; see
+        ``docs/sim-core.md``); ``apply`` applies them as if in sync (hftlab before issue 13:
+        only for captures with no usable snapshot, whose book can come from diffs alone).
     """
 
     queue_model: QueueModelName = "prob_power"
@@ -175,6 +182,7 @@ class SimConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     book_capacity: int = 4096
     max_open_orders: int = 256
     modify_rule: Literal["venue", "cancel", "reject"] = "venue"
+    book_gaps: Literal["hold", "apply"] = "hold"
 
     def __post_init__(self) -> None:
         if self.queue_power <= 0:

@@ -155,6 +155,7 @@ class SimCore:
         ctl[L.C_LAST_DELIV] = -L.INF
         ctl[L.C_NEXT_ID] = 1
         ctl[L.C_END_T] = -L.INF
+        ctl[L.C_FMASK] = L.F_UNSYNCED if config.book_gaps == "hold" else 0
         self.acci[:, L.AI_LBB] = -1
         self.acci[:, L.AI_LTSX] = -L.INF
         self.acci[:, L.AI_LTSL] = -L.INF
@@ -345,7 +346,7 @@ class SimCore:
             ev0 = self._gather(ev0[k0:], ev1)
             flag0 = self._flag_ev0 or self._flag_ev1
         self._flag_ev0, self._flag_ev1 = flag0, flagged
-        ctl[L.C_FLAGGED] = int(flag0 or flagged)
+        ctl[L.C_FLAGGED] = int(flag0 or flagged) if ctl[L.C_FMASK] else 0
         self.ev0, self.ev1 = ev0, chunk
         self.xi, self.xt = out_i[:cut], out_t[:cut]
         self._pend_i, self._pend_t = out_i[cut:m].copy(), out_t[cut:m].copy()
