@@ -67,7 +67,9 @@ def main() -> None:
         kind = "strategy's own" if mgr.transparent else "wrapper"
         wrapped = _ns(lambda call=call: call(ctx, 0))
         added = wrapped - bare
-        print(f"   {name:18s} {kind:15s} {wrapped:6.0f}  bare {bare:6.0f}  added {added:6.0f}")
+        print(
+            f"   {name:18s} {kind:15s} {wrapped:6.0f}  bare {bare:6.0f}  added {added:6.0f}"
+        )
 
     print("2. per new order through the gate (ns, includes the core's submit)")
     for name, cfg in (("no gate", None), ("default", RiskConfig()), ("all rules, loose", LOOSE)):

@@ -42,7 +42,9 @@ def _imports(*, runtime_only: bool) -> dict[str, list[tuple[str, int]]]:
     out: dict[str, list[tuple[str, int]]] = {}
     for name, path in modules.items():
         found: list[tuple[str, int]] = []
-        _visit(ast.parse(path.read_text(), str(path)), name, path, modules, runtime_only, found)
+        _visit(
+            ast.parse(path.read_text(), str(path)), name, path, modules, runtime_only, found
+        )
         out[name] = [(m, line) for m, line in found if m.startswith("hftlab")]
     return out
 

@@ -67,5 +67,7 @@ def test_streaming_ten_million_events_keeps_memory_bounded(tmp_path: Path) -> No
     assert stats["checksum"] == expected_qty
     in_memory_mib = 10_000_000 * EVENT_DTYPE.itemsize / 2**20  # 534 MiB as one array
     growth_mib = (stats["peak_kib"] - stats["base_kib"]) / 1024
-    print(f"RSS growth streaming: {growth_mib:.0f} MiB; as one array: {in_memory_mib:.0f} MiB")
+    print(
+        f"RSS growth streaming: {growth_mib:.0f} MiB; as one array: {in_memory_mib:.0f} MiB"
+    )
     assert growth_mib < in_memory_mib / 5

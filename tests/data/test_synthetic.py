@@ -211,9 +211,8 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize("events", [1, 57, 12_345])
 def test_generates_exactly_the_requested_row_count(tmp_path: Path, events: int) -> None:
     summary = synthesize(tmp_path / "s", events=events, seed=3)
-    on_disk = sum(
-        f.rows for key in Store(tmp_path / "s").streams() for f in Store(tmp_path / "s").files(key)
-    )
+    on_disk = sum(f.rows for key in Store(tmp_path / "s").streams()
+                  for f in Store(tmp_path / "s").files(key))
     assert summary.rows == events
     assert on_disk == events
     assert sum(summary.rows_by_stream.values()) == events

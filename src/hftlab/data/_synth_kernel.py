@@ -382,9 +382,8 @@ def _bbo(
     ist[i, X_LBQ] = bq
     ist[i, X_LAP] = ap
     ist[i, X_LAQ] = aq
-    return _emit(
-        out, n, lp, ss, rng, ts, i * 3 + C_BBO, K_BBO, 0, bp, bq, ap, aq, ist[i, X_UID], 0, 0
-    )
+    return _emit(out, n, lp, ss, rng, ts, i * 3 + C_BBO, K_BBO, 0, bp, bq, ap, aq,
+                 ist[i, X_UID], 0, 0)
 
 
 @njit(cache=True)
@@ -425,24 +424,9 @@ def _recentre(
             for j in range(W):
                 k = j - shift
                 if book[i, side, j] > 0 and (k < 0 or k >= W):
-                    n = _emit(
-                        out,
-                        n,
-                        lp,
-                        ss,
-                        rng,
-                        ts,
-                        i * 3 + C_DEPTH,
-                        K_DEPTH,
-                        1 if side == 0 else -1,
-                        base + j,
-                        0,
-                        0,
-                        0,
-                        u0 + 1,
-                        u0 + n_drop,
-                        u0,
-                    )
+                    n = _emit(out, n, lp, ss, rng, ts, i * 3 + C_DEPTH, K_DEPTH,
+                              1 if side == 0 else -1, base + j, 0, 0, 0,
+                              u0 + 1, u0 + n_drop, u0)
     ist[i, X_UID] += n_drop
     tmp = np.zeros((2, W), dtype=np.int64)
     for side in range(2):
@@ -485,63 +469,20 @@ def _snapshot(
     n = _emit(out, n, lp, ss, rng, ts, s, K_CLEAR, 0, 0, 0, 0, 0, uid, uid, -1)
     for j in range(ist[i, X_BB], ist[i, X_LO] - 1, -1):
         if book[i, 0, j] > 0:
-            n = _emit(
-                out,
-                n,
-                lp,
-                ss,
-                rng,
-                ts,
-                s,
-                K_SNAPSHOT,
-                1,
-                base + j,
-                book[i, 0, j],
-                0,
-                0,
-                uid,
-                uid,
-                -1,
-            )
+            n = _emit(out, n, lp, ss, rng, ts, s, K_SNAPSHOT, 1, base + j, book[i, 0, j],
+                      0, 0, uid, uid, -1)
     for j in range(ist[i, X_BA], ist[i, X_HI] + 1):
         if book[i, 1, j] > 0:
-            n = _emit(
-                out,
-                n,
-                lp,
-                ss,
-                rng,
-                ts,
-                s,
-                K_SNAPSHOT,
-                -1,
-                base + j,
-                book[i, 1, j],
-                0,
-                0,
-                uid,
-                uid,
-                -1,
-            )
+            n = _emit(out, n, lp, ss, rng, ts, s, K_SNAPSHOT, -1, base + j, book[i, 1, j],
+                      0, 0, uid, uid, -1)
     return n
 
 
 # ----------------------------------------------------------------------------- order flow
 @njit(cache=True)
 def _limit(
-    out: np.ndarray,
-    n: int,
-    emit: bool,
-    ip: np.ndarray,
-    lp: np.ndarray,
-    ss: np.ndarray,
-    rng: np.ndarray,
-    book: np.ndarray,
-    ist: np.ndarray,
-    i: int,
-    f: float,
-    h: float,
-    ts: int,
+    out: np.ndarray, n: int, emit: bool, ip: np.ndarray, lp: np.ndarray, ss: np.ndarray,
+    rng: np.ndarray, book: np.ndarray, ist: np.ndarray, i: int, f: float, h: float, ts: int,
 ) -> int:
     """A limit order: placed a geometric distance behind a quote anchor at fair -/+ h."""
     d = np.floor(np.log(_uniform(rng)) / np.log(ip[i, I_DEPTH_P]))
@@ -563,42 +504,16 @@ def _limit(
     u = ist[i, X_UID] + 1
     ist[i, X_UID] = u
     if emit:
-        n = _emit(
-            out,
-            n,
-            lp,
-            ss,
-            rng,
-            ts,
-            i * 3 + C_DEPTH,
-            K_DEPTH,
-            1 if side == 0 else -1,
-            px,
-            newq,
-            0,
-            0,
-            u,
-            u,
-            u - 1,
-        )
+        n = _emit(out, n, lp, ss, rng, ts, i * 3 + C_DEPTH, K_DEPTH, 1 if side == 0 else -1,
+                  px, newq, 0, 0, u, u, u - 1)
         n = _bbo(out, n, lp, ss, rng, book, ist, i, ts)
     return n
 
 
 @njit(cache=True)
 def _cancel(
-    out: np.ndarray,
-    n: int,
-    emit: bool,
-    ip: np.ndarray,
-    lp: np.ndarray,
-    ss: np.ndarray,
-    rng: np.ndarray,
-    book: np.ndarray,
-    ist: np.ndarray,
-    i: int,
-    f: float,
-    stale_first: bool,
+    out: np.ndarray, n: int, emit: bool, ip: np.ndarray, lp: np.ndarray, ss: np.ndarray,
+    rng: np.ndarray, book: np.ndarray, ist: np.ndarray, i: int, f: float, stale_first: bool,
     ts: int,
 ) -> int:
     """Cancel one order's worth at a level picked by size (or by staleness when pulling quotes)."""
@@ -673,45 +588,17 @@ def _cancel(
     u = ist[i, X_UID] + 1
     ist[i, X_UID] = u
     if emit:
-        n = _emit(
-            out,
-            n,
-            lp,
-            ss,
-            rng,
-            ts,
-            i * 3 + C_DEPTH,
-            K_DEPTH,
-            1 if side == 0 else -1,
-            base + idx,
-            newq,
-            0,
-            0,
-            u,
-            u,
-            u - 1,
-        )
+        n = _emit(out, n, lp, ss, rng, ts, i * 3 + C_DEPTH, K_DEPTH, 1 if side == 0 else -1,
+                  base + idx, newq, 0, 0, u, u, u - 1)
         n = _bbo(out, n, lp, ss, rng, book, ist, i, ts)
     return n
 
 
 @njit(cache=True)
 def _market(
-    out: np.ndarray,
-    n: int,
-    emit: bool,
-    ip: np.ndarray,
-    lp: np.ndarray,
-    ss: np.ndarray,
-    rng: np.ndarray,
-    book: np.ndarray,
-    ist: np.ndarray,
-    fst: np.ndarray,
-    i: int,
-    f: float,
-    ts: int,
-    lev_idx: np.ndarray,
-    lev_fill: np.ndarray,
+    out: np.ndarray, n: int, emit: bool, ip: np.ndarray, lp: np.ndarray, ss: np.ndarray,
+    rng: np.ndarray, book: np.ndarray, ist: np.ndarray, fst: np.ndarray, i: int, f: float,
+    ts: int, lev_idx: np.ndarray, lev_fill: np.ndarray,
 ) -> int:
     """A market order: side tilted toward the fair price, Pareto size, walks up to N levels."""
     base = ist[i, X_BASE]
@@ -752,42 +639,10 @@ def _market(
         _set_level(book, ist, i, side, idx, newq)
         if emit:
             ist[i, X_TID] += 1
-            n = _emit(
-                out,
-                n,
-                lp,
-                ss,
-                rng,
-                ts,
-                i * 3 + C_TRADE,
-                K_TRADE,
-                aggr,
-                base + idx,
-                lev_fill[m],
-                0,
-                0,
-                ist[i, X_TID],
-                0,
-                0,
-            )
-            n = _emit(
-                out,
-                n,
-                lp,
-                ss,
-                rng,
-                ts,
-                i * 3 + C_DEPTH,
-                K_DEPTH,
-                -aggr,
-                base + idx,
-                newq,
-                0,
-                0,
-                u0 + 1,
-                u0 + k,
-                u0,
-            )
+            n = _emit(out, n, lp, ss, rng, ts, i * 3 + C_TRADE, K_TRADE, aggr, base + idx,
+                      lev_fill[m], 0, 0, ist[i, X_TID], 0, 0)
+            n = _emit(out, n, lp, ss, rng, ts, i * 3 + C_DEPTH, K_DEPTH, -aggr, base + idx,
+                      newq, 0, 0, u0 + 1, u0 + k, u0)
         else:
             ist[i, X_TID] += 1
     if emit:
@@ -904,13 +759,11 @@ def run(
         if x < r_mp:
             gs[S_MP_ON] = 1.0
             gs[S_MP_START] = t_new
-            dur = _lognormal_clipped(
-                rng, gp[G_MP_DUR_MED], gp[G_MP_DUR_SIG], gp[G_MP_DUR_MIN], gp[G_MP_DUR_MAX]
-            )
+            dur = _lognormal_clipped(rng, gp[G_MP_DUR_MED], gp[G_MP_DUR_SIG],
+                                     gp[G_MP_DUR_MIN], gp[G_MP_DUR_MAX])
             gs[S_MP_END] = t_new + dur
-            gs[S_MP_SIZE] = _lognormal_clipped(
-                rng, gp[G_MP_SIZE_MED], gp[G_MP_SIZE_SIG], gp[G_MP_SIZE_MIN], gp[G_MP_SIZE_MAX]
-            )
+            gs[S_MP_SIZE] = _lognormal_clipped(rng, gp[G_MP_SIZE_MED], gp[G_MP_SIZE_SIG],
+                                               gp[G_MP_SIZE_MIN], gp[G_MP_SIZE_MAX])
             gs[S_MP_DIR] = 1.0 if _uniform(rng) < 0.5 else -1.0
             continue
         x -= r_mp
@@ -937,7 +790,8 @@ def run(
         if kind == 0:
             n = _limit(out, n, emit, ip, lp, ss, rng, book, ist, i, f, h, ts)
         elif kind == 1:
-            n = _market(out, n, emit, ip, lp, ss, rng, book, ist, fst, i, f, ts, lev_idx, lev_fill)
+            n = _market(out, n, emit, ip, lp, ss, rng, book, ist, fst, i, f, ts,
+                        lev_idx, lev_fill)
         else:
             stale = _uniform(rng) * rates[i, 2] < stale_part[i]
             n = _cancel(out, n, emit, ip, lp, ss, rng, book, ist, i, f, stale, ts)

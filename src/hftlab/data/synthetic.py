@@ -173,67 +173,22 @@ class _FlowParams:
 
 FLOW: Final[dict[str, _FlowParams]] = {
     "BTCUSDT": _FlowParams(
-        fair=0,
-        limit_rate=400.0,
-        market_rate=32.0,
-        hawkes_alpha=19.2,
-        hawkes_beta=32.0,
-        replenish=0.5,
-        cancel_rate=1.6,
-        stale_cancel_rate=40.0,
-        limit_median=0.05,
-        limit_sigma=1.0,
-        market_scale=0.01,
-        market_alpha=1.5,
-        market_cap=2.0,
-        depth_p=0.7,
-        depth_max=40,
-        anchor_calm=0.2,
-        anchor_volatile=0.7,
-        kappa=1.5,
-        sweep_levels=10,
+        fair=0, limit_rate=400.0, market_rate=32.0, hawkes_alpha=19.2, hawkes_beta=32.0,
+        replenish=0.5, cancel_rate=1.6, stale_cancel_rate=40.0, limit_median=0.05,
+        limit_sigma=1.0, market_scale=0.01, market_alpha=1.5, market_cap=2.0, depth_p=0.7,
+        depth_max=40, anchor_calm=0.2, anchor_volatile=0.7, kappa=1.5, sweep_levels=10,
     ),
     "ETHUSDT": _FlowParams(
-        fair=1,
-        limit_rate=320.0,
-        market_rate=24.0,
-        hawkes_alpha=19.2,
-        hawkes_beta=32.0,
-        replenish=0.5,
-        cancel_rate=1.6,
-        stale_cancel_rate=40.0,
-        limit_median=1.0,
-        limit_sigma=1.0,
-        market_scale=0.2,
-        market_alpha=1.5,
-        market_cap=40.0,
-        depth_p=0.7,
-        depth_max=40,
-        anchor_calm=0.2,
-        anchor_volatile=0.7,
-        kappa=1.5,
-        sweep_levels=10,
+        fair=1, limit_rate=320.0, market_rate=24.0, hawkes_alpha=19.2, hawkes_beta=32.0,
+        replenish=0.5, cancel_rate=1.6, stale_cancel_rate=40.0, limit_median=1.0,
+        limit_sigma=1.0, market_scale=0.2, market_alpha=1.5, market_cap=40.0, depth_p=0.7,
+        depth_max=40, anchor_calm=0.2, anchor_volatile=0.7, kappa=1.5, sweep_levels=10,
     ),
     "ETHBTC": _FlowParams(
-        fair=2,
-        limit_rate=120.0,
-        market_rate=10.0,
-        hawkes_alpha=16.0,
-        hawkes_beta=32.0,
-        replenish=0.5,
-        cancel_rate=1.6,
-        stale_cancel_rate=40.0,
-        limit_median=1.5,
-        limit_sigma=1.0,
-        market_scale=0.3,
-        market_alpha=1.5,
-        market_cap=30.0,
-        depth_p=0.6,
-        depth_max=30,
-        anchor_calm=0.1,
-        anchor_volatile=0.6,
-        kappa=1.5,
-        sweep_levels=8,
+        fair=2, limit_rate=120.0, market_rate=10.0, hawkes_alpha=16.0, hawkes_beta=32.0,
+        replenish=0.5, cancel_rate=1.6, stale_cancel_rate=40.0, limit_median=1.5,
+        limit_sigma=1.0, market_scale=0.3, market_alpha=1.5, market_cap=30.0, depth_p=0.6,
+        depth_max=30, anchor_calm=0.1, anchor_volatile=0.6, kappa=1.5, sweep_levels=8,
     ),
 }
 
@@ -469,23 +424,8 @@ class _Sim:
 
     def step(self, t_end: float, budget: int, emit: bool) -> tuple[np.ndarray, np.ndarray, bool]:
         n, nlab, status = K.run(
-            self.ip,
-            self.gp,
-            self.lp,
-            self.book,
-            self.ist,
-            self.fst,
-            self.gs,
-            self.gi,
-            self.ss,
-            self.rng,
-            self.out,
-            self.labels,
-            self.start_ns,
-            t_end,
-            budget,
-            CHUNK_ROWS,
-            emit,
+            self.ip, self.gp, self.lp, self.book, self.ist, self.fst, self.gs, self.gi, self.ss,
+            self.rng, self.out, self.labels, self.start_ns, t_end, budget, CHUNK_ROWS, emit,
         )
         return self.out[:n], self.labels[:nlab], status == K.ST_DONE
 
@@ -509,8 +449,8 @@ def _chunks(
         rows, labels, done = sim.step(t_end, budget, emit=True)
         done_rows += len(rows)
         t = float(sim.gs[K.S_T])
-        progress = (
-            1.0 if done else max(done_rows / budget, t / t_end if math.isfinite(t_end) else 0.0)
+        progress = 1.0 if done else max(
+            done_rows / budget, t / t_end if math.isfinite(t_end) else 0.0
         )
         yield _Chunk(_split(rows, sim.instruments), labels.copy(), len(rows), min(progress, 1.0))
 
@@ -632,10 +572,7 @@ def synthesize_events(
         The merged events (``instrument`` indexes ``instruments``) and the instrument specs.
     """
     data = synthesize_tables(
-        events=events,
-        duration_s=duration_s,
-        instruments=instruments,
-        seed=seed,
+        events=events, duration_s=duration_s, instruments=instruments, seed=seed,
         start_ns=start_ns,
     )
     pieces = []
