@@ -337,3 +337,21 @@ def test_injected_gap_in_a_real_capture(real_data: Path, tmp_path: Path) -> None
     fresh = [oid for oid, synced in strat.sent.items() if synced]
     assert not any(answer[oid]["reason"] == "book_unsynced" for oid in fresh[-10:])
     _check_run(res, store.events(), KEY)
+    # `hftlab backtest` on the same store: the summary file counts it, the console says it
+    out = tmp_path / "run"
+    cli = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            "--data",
+            str(tmp_path / "store"),
+            "--strategy",
+            "hftlab.strategies.simple_quoter:SimpleQuoter",
+            "--out",
+            str(out),
+        ],
+    )
+    assert cli.exit_code == 0, cli.output
+    assert "book sync binance-futures/BTCUSDT: 1 gap(s) in the depth data" in cli.output
+    saved = json.loads((out / "summary.json").read_text())["instruments"][KEY]
+    assert (saved["unsynced_rows"], saved["sync_gaps"]) == (flagged, 1)
