@@ -44,6 +44,20 @@ def _summary_digest(summary: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+#: Per-instrument summary keys added since older trees (the book-sync counts, issue 13).
+#: ``summary-compat`` digests the summary without them, so a tree that adds them can still be
+#: compared with one that does not.
+_ADDED_KEYS = ("unsynced_rows", "sync_gaps", "unsynced_s")
+
+
+def _summary_compat_digest(summary: dict[str, Any]) -> str:
+    inst = {
+        k: {f: v for f, v in d.items() if f not in _ADDED_KEYS}
+        for k, d in summary["instruments"].items()
+    }
+    return _summary_digest({**summary, "instruments": inst})
+
+
 def _strategies() -> dict[str, Any]:
     from hftlab.strategies.avellaneda_stoikov import AvellanedaStoikov
     from hftlab.strategies.glft import Glft
@@ -88,6 +102,12 @@ def _runs(store_root: Path, label: str, strategies: list[str], as_cfg: dict) -> 
                         f"{_table_digest(getattr(res, tname))}"
                     )
                 out.append(f"{tag} summary {_summary_digest(res.summary)}")
+                out.append(f"{tag} summary-compat {_summary_compat_digest(res.summary)}")
+                sync = {
+                    k: (d.get("unsynced_rows"), d.get("sync_gaps"), d.get("unsynced_s"))
+                    for k, d in res.summary["instruments"].items()
+                }
+                out.append(f"{tag} book-sync {sync}")
     return out
 
 

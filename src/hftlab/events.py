@@ -72,6 +72,9 @@ class ContractType(StrEnum):
 FLAG_UNSYNCED: Final = 1  # received while the book was out of sync: kept, but not to be applied
 FLAG_TS_INFERRED: Final = 2  # ts_exchange was not in the message and was inferred
 FLAG_RESYNC: Final = 4  # first event (or snapshot) of a book rebuilt after a gap
+# Set with FLAG_UNSYNCED on a row older than the synced book (a diff it already contains, a
+# snapshot not needed while in sync): not applied either, but the book stays in sync.
+FLAG_STALE: Final = 8
 
 NO_ID: Final = -1  # a missing venue sequence id
 

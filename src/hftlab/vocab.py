@@ -103,6 +103,7 @@ class RejectReason(_Coded):
     BAD_PRICE = 5
     TOO_MANY_ORDERS = 6
     WOULD_CROSS = 7  # a modify to a price that would cross
+    BOOK_UNSYNCED = 8  # the instrument's book is out of sync (a gap in the depth data)
 
 
 class Liquidity(_Coded):
@@ -133,6 +134,7 @@ class WakeReason(_Coded):
     ORDER = 7  # responses were delivered
     LOG_FULL = 8  # the state log must be drained
     ERROR = 9
+    BOOK_STATUS = 10  # an instrument's local book went out of sync (a data gap) or back in
 
 
 _LABELS: dict[tuple[str, int], str] = {

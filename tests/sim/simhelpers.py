@@ -50,6 +50,7 @@ class Script(Strategy):
         self.actions = actions
         self.log: list[tuple] = []
         self.orders: dict[str, Order] = {}
+        self.orders_seen: dict[int, Order] = {}  # by id, as last updated
 
     def on_start(self, ctx: Context) -> None:
         for t in sorted(self.actions):
@@ -63,6 +64,7 @@ class Script(Strategy):
 
     def on_order_update(self, ctx: Context, order: Order) -> None:
         self.log.append(("order", ctx.now, order.id, order.status.name, order.filled_lots))
+        self.orders_seen[order.id] = order
 
     def on_fill(self, ctx: Context, fill: Fill) -> None:
         self.log.append(("fill", ctx.now, fill.order_id, fill.price, fill.qty, fill.maker))

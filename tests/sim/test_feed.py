@@ -75,7 +75,9 @@ def test_reversed_burst_takes_the_fallback_sort() -> None:
     chunk["ts_local"] = 10**9
     chunk["ts_exchange"] = 10**9 - np.arange(n)  # latency grows: times run backwards
     out_i, out_t, scr_t = (np.empty(n, dtype=np.int64) for _ in range(3))
-    code, row = _feed.sort_chunk(chunk, 10**9, 1, out_i, out_t, scr_t, np.empty(n + 1, np.int64))
+    code, row, _flags = _feed.sort_chunk(
+        chunk, 10**9, 1, out_i, out_t, scr_t, np.empty(n + 1, np.int64)
+    )
     assert (code, row) == (0, -1)
     assert out_i.tolist() == list(range(n - 1, -1, -1))
     assert np.all(np.diff(out_t) >= 0)

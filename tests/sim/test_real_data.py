@@ -8,9 +8,11 @@ docs/sim-core.md.
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -229,3 +231,127 @@ def test_backtest_cli_on_real_spot_pair(spot_pair: Path, tmp_path: Path) -> None
     assert ts[-1] == last
     assert np.all(np.diff(ts) >= 0)
     assert len(ts) >= (last - first) // 100_000_000
+
+
+# --------------------------------------------------------------------------- an injected gap
+def _capture_with_gap(src: Path, dst: Path, *, drop: int = 3, resync_after: int = 100) -> dict:
+    """Copy the USD-M capture ``src`` to ``dst`` with ``drop`` depth messages removed in the
+    middle (the recorder lost them) and a REST snapshot of the true book ``resync_after``
+    diffs later (logged a few messages after it, as the recorder logs a response when it
+    arrives), so the importer's BookSync flags the diffs in between unsynced and the snapshot
+    FLAG_RESYNC. The snapshot is the capture's own book: its first snapshot with every diff
+    up to the snapshot's ``lastUpdateId`` applied (the dropped ones included)."""
+    lines = gzip.decompress(src.read_bytes()).decode().splitlines()
+    depth = [i for i, line in enumerate(lines) if "@depth" in line[:80]]
+    snap_line = next(i for i, line in enumerate(lines) if '"lastUpdateId"' in line[:60])
+    first = msgspec.json.decode(lines[snap_line].split(" ", 1)[1])
+    book = {1: {p: q for p, q in first["bids"]}, -1: {p: q for p, q in first["asks"]}}
+    after = [i for i in depth if i > snap_line]  # line numbers of the diffs after it
+    mid = len(after) // 2
+    lost = set(after[mid : mid + drop])
+    k = after[mid + drop + resync_after]  # the snapshot is the book after this diff...
+    at = after[mid + drop + resync_after + 5]  # ...and arrives with this one
+    book_id = first["lastUpdateId"]
+    snap_E = snap_T = 0
+    for i in depth:
+        msg = msgspec.json.decode(lines[i].split(" ", 1)[1])["data"]
+        if msg["u"] < book_id:
+            continue
+        for side, key in ((1, "b"), (-1, "a")):
+            for p, q in msg[key]:
+                if float(q) == 0.0:
+                    book[side].pop(p, None)
+                else:
+                    book[side][p] = q
+        if i == k:
+            book_id, snap_E, snap_T = msg["u"], msg["E"], msg["T"]
+            break
+    snapshot = {
+        "lastUpdateId": book_id,
+        "E": snap_E,
+        "T": snap_T,
+        "bids": sorted(book[1].items(), key=lambda x: -float(x[0])),
+        "asks": sorted(book[-1].items(), key=lambda x: float(x[0])),
+    }
+    ts = lines[at].split(" ", 1)[0]
+    out = []
+    for i, line in enumerate(lines):
+        if i in lost:
+            continue
+        if i == at:
+            out.append(f"{ts} {msgspec.json.encode(snapshot).decode()}")
+        out.append(line)
+    dst.write_bytes(gzip.compress(("\n".join(out) + "\n").encode()))
+    return {"lost_ts": int(lines[min(lost)].split(" ", 1)[0]), "resync_ts": int(ts)}
+
+
+class GapWatcher(TouchQuoter):
+    """:class:`TouchQuoter` every 500 ms that does not look at ``synced``, recording the book
+    status wake-ups and whether the book was in sync when it sent each order."""
+
+    def __init__(self) -> None:
+        super().__init__(interval_ns=500_000_000)
+        self.status: list[tuple[int, bool]] = []
+        self.sent: dict[int, bool] = {}
+
+    def on_book_status(self, ctx: Context, instrument: int, synced: bool) -> None:
+        self.status.append((ctx.now, synced))
+
+    def on_timer(self, ctx: Context) -> None:
+        before = set(ctx.orders)
+        super().on_timer(ctx)
+        for oid in set(ctx.orders) - before:
+            self.sent[oid] = ctx.book(0).synced
+
+
+def test_injected_gap_in_a_real_capture(real_data: Path, tmp_path: Path) -> None:
+    """Three depth messages dropped from the USD-M capture: the importer flags the diffs until
+    the resync snapshot; the simulator holds matching meanwhile (orders sent while the book
+    is out of sync are rejected ``book_unsynced``), tells the strategy at the gap and at the
+    resync, and counts it all in the summary (the wait for the capture's first snapshot is
+    no gap)."""
+    src = real_data / USDM_BTC[0]
+    capture = tmp_path / "btcusdt_20240808.gz"
+    where = _capture_with_gap(src, capture)
+    summary = import_files("binance-capture", [capture], tmp_path / "store")
+    (isum,) = summary.instruments
+    assert (isum.gaps, isum.resyncs) == (1, 1)
+    flagged = isum.rows["depth.unsynced"]
+    store = Store(tmp_path / "store")
+    strat = GapWatcher()
+    res = run_backtest(store.events(), strat, _config("risk_averse"))
+    s = res.summary["instruments"][KEY]
+    assert (s["unsynced_rows"], s["sync_gaps"]) == (flagged, 1)
+    # out of sync from the first lost message's successor until the resync snapshot (exchange
+    # times are the local ones here: the recorder's clock is behind the venue's)
+    assert where["resync_ts"] - where["lost_ts"] < s["unsynced_s"] * 1e9 < 30e9
+    # told: before the first snapshot, then at the gap and at the resync
+    assert [synced for _, synced in strat.status] == [False, True, False, True]
+    gap_start, gap_end = strat.status[2][0], strat.status[3][0]
+    assert where["lost_ts"] < gap_start < gap_end == where["resync_ts"]
+    rows = res.orders.to_pylist()
+    answer = {r["order_id"]: r for r in rows if r["event"] in ("accepted", "rejected")}
+    stale = [oid for oid, synced in strat.sent.items() if not synced]
+    assert len(stale) >= 2 * 4  # quoted (blindly) at every timer in the gap
+    assert all(answer[oid]["reason"] == "book_unsynced" for oid in stale)
+    fresh = [oid for oid, synced in strat.sent.items() if synced]
+    assert not any(answer[oid]["reason"] == "book_unsynced" for oid in fresh[-10:])
+    _check_run(res, store.events(), KEY)
+    # `hftlab backtest` on the same store: the summary file counts it, the console says it
+    out = tmp_path / "run"
+    cli = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            "--data",
+            str(tmp_path / "store"),
+            "--strategy",
+            "hftlab.strategies.simple_quoter:SimpleQuoter",
+            "--out",
+            str(out),
+        ],
+    )
+    assert cli.exit_code == 0, cli.output
+    assert "book sync binance-futures/BTCUSDT: 1 gap(s) in the depth data" in cli.output
+    saved = json.loads((out / "summary.json").read_text())["instruments"][KEY]
+    assert (saved["unsynced_rows"], saved["sync_gaps"]) == (flagged, 1)

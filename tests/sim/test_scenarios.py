@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from simhelpers import INST, B, C, D, S, T, events, events_of, fills, run
 
+from hftlab.errors import ConfigError
 from hftlab.events import ContractType, Instrument
 from hftlab.sim import _core
 from hftlab.sim import _layout as L
-from hftlab.sim.config import Fees
+from hftlab.sim.config import DEFAULT_MODIFY_RULE, VENUE_MODIFY_RULES, Fees, SimConfig
 
 US = 1_000
 
@@ -318,6 +319,103 @@ def test_modify_loses_priority_on_price_or_size_up() -> None:
     )
     assert fills(res) == []  # back of a queue of 9: the trade of 6 does not reach us
     assert "modified" in events_of(res, 1)
+
+
+# Binance's three venue types, tick and lot 1 so the hand-built rows read as in the tests above.
+VENUE_TYPES = {
+    "spot": Instrument(venue="binance", symbol="X", tick_size=1.0, lot_size=1.0),
+    "usdm": Instrument(
+        venue="binance-futures",
+        symbol="X",
+        tick_size=1.0,
+        lot_size=1.0,
+        contract_type=ContractType.LINEAR,
+    ),
+    "coinm": Instrument(
+        venue="binance-delivery",
+        symbol="X_PERP",
+        tick_size=1.0,
+        lot_size=1.0,
+        contract_type=ContractType.INVERSE,
+        contract_size=100.0,
+    ),
+    "synthetic": INST,  # a venue without a rule of its own: Binance's
+}
+
+
+def _crossing_modify(inst: Instrument, **cfg: object) -> tuple[list[dict], object]:
+    """A post-only bid at 100 (best ask 101) modified to 101 at 30: it would take."""
+    script = {
+        10 * US: lambda c: c.buy(2, 100, tif="post_only"),
+        30 * US: lambda c: c.modify(c.open_orders()[0], price=101),
+    }
+    res, strat = run(
+        [*base_book(), (50 * US, 50 * US, D, 1, 98, 1)], script, instruments=(inst,), **cfg
+    )
+    rows = [r for r in res.orders.to_pylist() if r["order_id"] == 1]
+    return rows, strat
+
+
+@pytest.mark.parametrize("venue_type", list(VENUE_TYPES))
+def test_post_only_modify_that_would_cross_cancels(venue_type: str) -> None:
+    """Binance cancels a post-only (GTX / LIMIT_MAKER) order whose modify would take liquidity
+    (USD-M and COIN-M Modify Order; spot's cancel-replace cancels, then rejects the maker
+    order), on every venue type: the strategy sees it cancelled with the post-only reason."""
+    inst = VENUE_TYPES[venue_type]
+    rows, strat = _crossing_modify(inst)
+    assert [r["event"] for r in rows] == ["sent_new", "accepted", "sent_modify", "canceled"]
+    last = rows[-1]
+    assert (last["status"], last["reason"]) == ("canceled", "post_only_would_cross")
+    assert (last["price"], last["qty"], last["filled"]) == (100.0, 2.0, 0.0)  # as it stood
+    assert ("order", 30 * US, 1, "CANCELED", 0) in strat.log
+    assert strat.orders_seen[1].reject_reason == L.RJ_POST_ONLY
+
+
+def test_post_only_modify_rule_reject_keeps_the_order() -> None:
+    """``modify_rule="reject"`` (a venue that refuses the amend): the order stays at 100."""
+    rows, strat = _crossing_modify(INST, modify_rule="reject")
+    assert [r["event"] for r in rows] == ["sent_new", "accepted", "sent_modify", "modify_rejected"]
+    assert (rows[-1]["status"], rows[-1]["price"]) == ("new", 100.0)
+    assert strat.orders_seen[1].is_open
+
+
+def test_gtc_modify_that_would_cross_is_rejected() -> None:
+    """A GTC modify through the touch is rejected (``would_cross``) and the order kept."""
+    script = {
+        10 * US: lambda c: c.buy(2, 100),
+        30 * US: lambda c: c.modify(c.open_orders()[0], price=101),
+    }
+    res, _ = run([*base_book(), (50 * US, 50 * US, D, 1, 98, 1)], script)
+    rows = [r for r in res.orders.to_pylist() if r["order_id"] == 1]
+    assert (rows[-1]["event"], rows[-1]["reason"]) == ("modify_rejected", "would_cross")
+
+
+@pytest.mark.parametrize(("rule", "event"), [("venue", "canceled"), ("reject", "modify_rejected")])
+def test_modify_to_filled_size_cancels(rule: str, event: str) -> None:
+    """Binance cancels a partially filled order modified to a size at or below the filled size;
+    with ``modify_rule="reject"`` the modify is rejected (``bad_qty``) and the rest rests."""
+    rows = [*base_book(), (20 * US, 20 * US, T, -1, 100, 6), (50 * US, 50 * US, D, 1, 98, 1)]
+    script = {
+        10 * US: lambda c: c.buy(3, 100),  # front 5; the trade of 6 fills 1
+        30 * US: lambda c: c.modify(c.open_orders()[0], qty=1),
+    }
+    res, _ = run(rows, script, queue_model="risk_averse", modify_rule=rule)
+    last = [r for r in res.orders.to_pylist() if r["order_id"] == 1][-1]
+    assert (last["event"], last["reason"], last["filled"]) == (event, "bad_qty", 1.0)
+    assert res.summary["instruments"]["t/X"]["position"] == 1.0
+
+
+def test_modify_rule_per_venue() -> None:
+    cfg = SimConfig()
+    assert {v: cfg.modify_rule_for(v) for v in VENUE_MODIFY_RULES} == {
+        "binance": "cancel",
+        "binance-futures": "cancel",
+        "binance-delivery": "cancel",
+    }
+    assert cfg.modify_rule_for("synth") == DEFAULT_MODIFY_RULE == "cancel"
+    assert SimConfig(modify_rule="reject").modify_rule_for("binance") == "reject"
+    with pytest.raises(ConfigError):
+        SimConfig.from_dict({"modify_rule": "amend"})
 
 
 def test_partial_fill_invariant() -> None:

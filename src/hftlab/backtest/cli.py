@@ -119,6 +119,14 @@ def render_summary(result: BacktestResult, out: Path) -> None:
             f"{v['cancel_rejected']}",
         )
     console.print(table)
+    for key, v in s["instruments"].items():
+        if v.get("unsynced_rows"):
+            gaps = v.get("sync_gaps", 0)
+            console.print(
+                f"book sync {key}: {gaps} gap(s) in the depth data, {v['unsynced_rows']:,} "
+                f"unsynced rows not applied, {v.get('unsynced_s', 0.0):.6g} s out of sync"
+                + ("" if gaps else " (waiting for the first snapshot)")
+            )
     risk = s.get("risk") or {}
     fired = {rule: n for rule, n in (risk.get("triggers") or {}).items() if n}
     if fired or risk.get("killed"):

@@ -226,6 +226,7 @@ def build_result(
         oi = orders["instrument"].to_numpy()
         liq = orders["liquidity"].to_numpy(zero_copy_only=False)
         lot = inst.lot_ratio[0] / inst.lot_ratio[1]
+        sync = core.sync_stats(i)
         per[inst.key] = {
             "position": float(acc.position_lots * lot),
             "cash": acc.cash,
@@ -241,6 +242,11 @@ def build_result(
             "rejected": int(np.sum((oi == i) & (ev == "rejected"))),
             "canceled": int(np.sum((oi == i) & (ev == "canceled"))),
             "cancel_rejected": int(np.sum((oi == i) & (ev == "cancel_rejected"))),
+            # Book sync (docs/sim-core.md, "Gaps in the depth data"): depth rows not applied
+            # (flagged unsynced), gaps, and exchange time out of sync, seconds.
+            "unsynced_rows": sync.unsynced_rows,
+            "sync_gaps": sync.gaps,
+            "unsynced_s": sync.unsynced_ns / 1e9,
             "contract_type": str(inst.contract_type),
             "contract_size": float(inst.contract_size),
             "tick_size": float(inst.tick_size),

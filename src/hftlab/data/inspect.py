@@ -25,6 +25,7 @@ from rich.table import Table
 from hftlab.data.store import Store, StoredFile, StoreError, StreamKey, inspect_file
 from hftlab.events import (
     FLAG_RESYNC,
+    FLAG_STALE,
     FLAG_TS_INFERRED,
     FLAG_UNSYNCED,
     NS_PER_S,
@@ -133,6 +134,7 @@ _FLAG_NAMES: Final = {
     FLAG_UNSYNCED: "unsynced",
     FLAG_TS_INFERRED: "ts_inferred",
     FLAG_RESYNC: "resync",
+    FLAG_STALE: "stale",
 }
 
 

@@ -45,6 +45,7 @@ _W_TIMER = int(WakeReason.TIMER)
 _W_QUOTE = int(WakeReason.QUOTE)
 _W_TRADE = int(WakeReason.TRADE)
 _W_BOOK = int(WakeReason.BOOK)
+_W_BOOK_STATUS = int(WakeReason.BOOK_STATUS)
 _W_LOG_FULL = int(WakeReason.LOG_FULL)
 _W_ERROR = int(WakeReason.ERROR)
 _NEW_RESPONSES = NEW_RESPONSES
@@ -57,6 +58,11 @@ def _overrides(strategy: Strategy, name: str) -> bool:
     if wants is not None:
         return bool(wants(name))
     return getattr(type(strategy), name) is not getattr(Strategy, name)
+
+
+def _own(strategy: Strategy | None, name: str) -> bool:
+    """Whether the (unwrapped) strategy's own class overrides callback ``name``."""
+    return strategy is not None and getattr(type(strategy), name) is not getattr(Strategy, name)
 
 
 def _handler(strategy: Strategy, name: str) -> Callable[..., None]:
@@ -74,11 +80,11 @@ def _noop(*args: object) -> None:
 
 
 def _only(instruments: set[int], fn: Callable[..., None]) -> Callable[..., None]:
-    """``fn(ctx, instrument)`` for the subscribed instruments only."""
+    """``fn(ctx, instrument, *rest)`` for the subscribed instruments only."""
 
-    def deliver(ctx: Context, instrument: int) -> None:
+    def deliver(ctx: Context, instrument: int, *rest: object) -> None:
         if instrument in instruments:
-            fn(ctx, instrument)
+            fn(ctx, instrument, *rest)
 
     return deliver
 
@@ -107,8 +113,8 @@ class Session:
         :class:`~hftlab.engine.RunRecorder` if None).
 
     Subscriptions: what the strategy declares in ``on_start`` (``ctx.subscribe_quotes(i)``,
-    ``subscribe_trades``, ``subscribe_book``, ``subscribe_orders``), or if it declares
-    nothing, the callbacks its class overrides.
+    ``subscribe_trades``, ``subscribe_book``, ``subscribe_book_status``, ``subscribe_orders``),
+    or if it declares nothing, the callbacks its class overrides.
     """
 
     def __init__(
@@ -156,6 +162,7 @@ class Session:
         self._on_quote: Callable[..., None] = _noop
         self._on_book: Callable[..., None] = _noop
         self._on_trade: Callable[..., None] = _noop
+        self._on_book_status: Callable[..., None] = _noop
         self._trade_insts: set[int] | None = None  # None: every instrument
 
     # ------------------------------------------------------------------ verbs
@@ -248,8 +255,25 @@ class Session:
                 sink.on_responses(ri, rf)
             self._drain_states()
         self._forward_risk()
+        self._log_sync()
         if self.ctx is not None:
             self.ctx.close()
+
+    def _log_sync(self) -> None:
+        """Warn about every instrument whose depth data had gaps (or ended out of sync)."""
+        for i, inst in enumerate(self.instruments):
+            st = self.core.sync_stats(i)
+            if not st.unsynced_rows:
+                continue
+            what = (
+                f"{inst.key}: {st.gaps} gap(s) in the depth data, {st.unsynced_rows:,} "
+                f"unsynced row(s) not applied, {st.unsynced_ns / 1e9:.6g} s out of sync"
+                + ("" if st.synced else " (still out of sync at the end)")
+            )
+            if st.gaps or not st.synced:
+                log.warning("book sync: %s; no fills from the stale book, orders refused", what)
+            else:  # only the wait for a capture's first snapshot
+                log.info("book sync: %s (before the first snapshot)", what)
 
     @property
     def now(self) -> int:
@@ -285,6 +309,7 @@ class Session:
             quotes = every if _overrides(s, "on_quote") else set()
             trades = every if _overrides(s, "on_trade") else set()
             book = every if _overrides(s, "on_book") else set()
+            status = every if _overrides(s, "on_book_status") else set()
             orders = (
                 2 if _overrides(s, "on_order_update") else (1 if _overrides(s, "on_fill") else 0)
             )
@@ -292,16 +317,25 @@ class Session:
             on_update = _overrides(s, "on_order_update")
         else:
             quotes, trades, book = set(subs.quotes), set(subs.trades), set(subs.book)
+            status = set(subs.book_status)
+            # A risk rule that reads book sync (stale_feed) needs every book's status (the
+            # manager forwards to the strategy only what it subscribed to).
+            if getattr(s, "needs_book_status", False):
+                status = every
             orders = subs.orders
             # Risk rules that track cash need fills whatever the strategy asks for: the
             # manager wants them although the strategy itself has no on_fill.
-            own_fill = type(self.inner).on_fill is not Strategy.on_fill
+            own_fill = _own(self.inner, "on_fill")
             if _overrides(s, "on_fill") and not own_fill:
                 orders = max(orders, 1)
             on_fill = orders >= 1
             on_update = orders == 2
         self.core.subscribe(
-            quotes=bool(quotes), trades=bool(trades), book=bool(book), orders=orders
+            quotes=bool(quotes),
+            trades=bool(trades),
+            book=bool(book),
+            orders=orders,
+            status=bool(status),
         )
         self._on_fill = _handler(s, "on_fill") if on_fill else None
         self._on_update = _handler(s, "on_order_update") if on_update else None
@@ -309,6 +343,9 @@ class Session:
         self._on_quote = _handler(s, "on_quote")
         self._on_book = _handler(s, "on_book")
         self._on_trade = _handler(s, "on_trade")
+        self._on_book_status = _handler(s, "on_book_status")
+        if status and status != every:
+            self._on_book_status = _only(status, self._on_book_status)
         if quotes and quotes != every:
             self._on_quote = _only(quotes, self._on_quote)
         if book and book != every:
@@ -386,4 +423,16 @@ class Session:
             elif reason == _W_BOOK:
                 self._callback = "on_book"
                 self._on_book(ctx, core.wake_instrument)
+            elif reason == _W_BOOK_STATUS:
+                inst = core.wake_instrument
+                self._callback = "on_book_status"
+                self._on_book_status(ctx, inst, core.book_synced(inst))
+                # The resync snapshot's last row may also have changed the quote or book.
+                also = core.wake_also
+                if also == _W_QUOTE:
+                    self._callback = "on_quote"
+                    self._on_quote(ctx, inst)
+                elif also == _W_BOOK:
+                    self._callback = "on_book"
+                    self._on_book(ctx, inst)
             # W_ORDER: the callbacks already ran in drain()

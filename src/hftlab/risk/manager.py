@@ -60,6 +60,7 @@ _CALLBACKS = (
     "on_quote",
     "on_book",
     "on_trade",
+    "on_book_status",
     "on_order_update",
     "on_fill",
     "on_stop",
@@ -121,13 +122,16 @@ class RiskManager(Strategy):
         self._equity_rules = tuple(r for r in rules if r.implements("check_equity"))
         feed = [r for r in rules if r.implements("check_feed")]
         self._feed_rules = tuple((r, 1 << k) for k, r in enumerate(feed))  # (rule, pull bit)
+        self._sync_rules = tuple((r, b) for r, b in self._feed_rules if r.reads_book_sync)
         self._wants = dict(inner)
         self._wants["on_fill"] = inner["on_fill"] or self._needs_fills
+        self._wants["on_book_status"] = inner["on_book_status"] or bool(self._sync_rules)
         self._inner_on_start = strategy.on_start
         self._inner_on_timer = strategy.on_timer
         self._inner_on_quote = strategy.on_quote
         self._inner_on_book = strategy.on_book
         self._inner_on_trade = strategy.on_trade
+        self._inner_on_book_status = strategy.on_book_status if inner["on_book_status"] else None
         self._inner_on_stop = strategy.on_stop
         self._inner_on_fill = strategy.on_fill if inner["on_fill"] else None
         self._inner_on_update = strategy.on_order_update if inner["on_order_update"] else None
@@ -157,6 +161,13 @@ class RiskManager(Strategy):
         """Whether the engine should deliver ``name``: what the strategy overrides, plus fills
         when a loss rule tracks cash."""
         return self._wants.get(name, False)
+
+    @property
+    def needs_book_status(self) -> bool:
+        """True when a rule reads the books' sync (``stale_feed``): the engine then delivers
+        ``on_book_status`` for every instrument, whatever the strategy subscribed to (the
+        manager forwards only what the strategy asked for)."""
+        return bool(self._sync_rules)
 
     @property
     def transparent(self) -> bool:
@@ -236,6 +247,18 @@ class RiskManager(Strategy):
             self._inner_on_trade(ctx, trade)
             if self._refused:
                 self._notify(ctx)
+
+    def on_book_status(self, ctx: Context, instrument: int, synced: bool) -> None:
+        if self._sync_rules and not self.killed:
+            # Pull (or resume) at once, not at the next periodic check.
+            self._evaluate_feed(instrument, ctx.now, self._sync_rules)
+        inner = self._inner_on_book_status
+        if self._active and inner is not None:
+            subs = ctx.subscriptions
+            if subs is None or instrument in subs.book_status:
+                inner(ctx, instrument, synced)
+                if self._refused:
+                    self._notify(ctx)
 
     def on_fill(self, ctx: Context, fill: Fill) -> None:
         if self._needs_fills:
@@ -414,10 +437,13 @@ class RiskManager(Strategy):
             f"order {order.id}: " + state.describe(inst, side, ticks, abs(pos), tif),
         )
 
-    def _evaluate_feed(self, i: int, now: int) -> None:
-        """Pull or resume quoting on instrument ``i`` by what the feed rules read of it."""
+    def _evaluate_feed(
+        self, i: int, now: int, rules: tuple[tuple[Rule, int], ...] | None = None
+    ) -> None:
+        """Pull or resume quoting on instrument ``i`` by what the feed rules (or ``rules``)
+        read of it."""
         tsx, tsl = self._ctx.data_times(i)  # type: ignore[union-attr]
-        for rule, bit in self._feed_rules:
+        for rule, bit in self._feed_rules if rules is None else rules:
             reading = rule.check_feed(i, now, tsx, tsl)
             if reading is not None:
                 on, value, limit, detail = reading

@@ -23,7 +23,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from hftlab.book._core import book_apply_at
-from hftlab.sim._exchange import _K_BBO, _K_SNAPSHOT, _K_TRADE, _exchange_rows
+from hftlab.sim._exchange import _K_BBO, _K_CLEAR, _K_SNAPSHOT, _K_TRADE, _exchange_rows
 from hftlab.sim._latency import latency_at
 from hftlab.sim._layout import (
     AF_NF,
@@ -35,12 +35,15 @@ from hftlab.sim._layout import (
     C_ERROR,
     C_EVENTS,
     C_FINAL,
+    C_FLAGGED,
+    C_FMASK,
     C_HORIZON,
     C_IL,
     C_IX,
     C_LAST_ARR,
     C_LAT_E,
     C_LOCAL,
+    C_LUNS,
     C_NEXT_REC,
     C_NF,
     C_NOW,
@@ -59,6 +62,7 @@ from hftlab.sim._layout import (
     C_SUB_BOOK,
     C_SUB_ORDER,
     C_SUB_QUOTE,
+    C_SUB_STATUS,
     C_SUB_TRADE,
     C_TIMER,
     CF_NF,
@@ -89,7 +93,11 @@ from hftlab.sim._layout import (
     W_ORDER,
     W_TIMER,
 )
-from hftlab.sim._local import _local_event, _record  # _record: SimCore's final state sample
+from hftlab.sim._local import (  # _record: SimCore's final state sample
+    _local_event,
+    _local_sync,
+    _record,
+)
 from hftlab.sim._matching import _bounds, _process_request
 from hftlab.sim._queue import queue_on_depth as queue_on_depth  # re-export: callers of _core
 
@@ -184,8 +192,16 @@ def run(
     quiet_depth = ctl[C_SUB_QUOTE] == 0 and ctl[C_SUB_BOOK] == 0
     quiet_trade = ctl[C_SUB_TRADE] == 0
     # Then local rows never wake the strategy, so requests can only appear at a timer or a
-    # response: the exchange and local cursors each run up to that, not in lockstep.
-    quiet = quiet_depth and quiet_trade
+    # response: the exchange and local cursors each run up to that, not in lockstep. A book
+    # going out of sync or back in may wake it (if subscribed): only possible while a book is
+    # out of sync or the rows held include one flagged unsynced.
+    luns = ctl[C_LUNS]  # local books out of sync (or back in, the strategy not yet told)
+    fmask = ctl[C_FMASK]  # F_UNSYNCED, or 0 when flagged rows are applied (book_gaps="apply")
+    quiet = (
+        quiet_depth
+        and quiet_trade
+        and (ctl[C_SUB_STATUS] == 0 or (ctl[C_FLAGGED] == 0 and luns == 0))
+    )
     rcap = reqs.shape[0]
     pcap = resps.shape[0]
     scap = slog.shape[0]
@@ -287,7 +303,11 @@ def run(
                     acci[inst, AI_LTSX] = r.ts_exchange
                     acci[inst, AI_LTSL] = r.ts_local
                 depth_book = ip[inst, IP_BOOKSRC] == 0.0
-                if k <= _K_SNAPSHOT and quiet_depth and depth_book:
+                if k <= _K_CLEAR and ((r.flags & fmask) != 0 or luns != 0):
+                    # Flagged, or some book out of sync: the row may change a book's sync.
+                    w = _local_sync(il, ev0, ev1, lbooks, acci, ip, ctl)
+                    luns = ctl[C_LUNS]
+                elif k <= _K_SNAPSHOT and quiet_depth and depth_book:
                     book_apply_at(lbooks, inst, r.side, r.price, r.qty)
                 elif k == _K_BBO and depth_book:
                     pass  # changes nothing and wakes nobody (see _local_event)

@@ -29,11 +29,20 @@ from hftlab.sim._layout import (
     AI_BHI,
     AI_BLO,
     AI_OPEN,
+    AI_XGAPS,
+    AI_XSKIP,
+    AI_XUNS,
+    AI_XUNS_NS,
+    AI_XUNS_T0,
     C_ERROR,
+    C_FMASK,
     C_NSLOT,
     C_QMODEL,
     C_RS_TAIL,
+    C_XUNS,
     CF_QPOW,
+    F_STALE,
+    F_UNSYNCED,
     IP_BOOKSRC,
     LIQ_MAKER,
     O_ACTIVE,
@@ -157,8 +166,8 @@ def _exchange_event(
                             rng,
                             ctl,
                         )
-    if acci[inst, AI_OPEN] == 0:
-        return
+    if acci[inst, AI_OPEN] == 0 or acci[inst, AI_XUNS] != 0:
+        return  # (no fill from a book out of sync: its levels are not the venue's)
     # The displayed book reached through one of our orders: it would have been hit.
     bid_p = book_best_bid(bk)[0]
     ask_p = book_best_ask(bk)[0]
@@ -172,10 +181,48 @@ def _exchange_event(
         _l1_fills(t, inst, bk, ords, acci, accf, ip, cfg, resps, respf, lat_r, rng, ctl)
 
 
+# ===================================================================== book sync
+@njit(cache=True)
+def _exchange_sync(
+    r: np.void, t: int, books: np.ndarray, acci: np.ndarray, ip: np.ndarray, ctl: np.ndarray
+) -> bool:
+    """Book sync at the exchange for depth-channel row ``r`` (depth, snapshot or clear) at
+    exchange time ``t``; True if the row is not to be applied.
+
+    A row flagged ``FLAG_UNSYNCED`` was received while the recorder's book was out of sync (a
+    gap in the depth data, or before its first snapshot): it is never applied, and unless it is
+    only stale (``FLAG_STALE``: already in the book) the book is out of sync from it on. The
+    next depth-channel row not so flagged (the importer's ``FLAG_RESYNC`` snapshot) applies and
+    puts the book back in sync. Called only for flagged rows and while some book is out of sync,
+    so the rows of a clean feed never come here.
+    """
+    inst = r.instrument
+    if ip[inst, IP_BOOKSRC] != 0.0:
+        return False  # a book built from BBO rows: depth rows are not applied anyway
+    if r.flags & F_UNSYNCED:
+        acci[inst, AI_XSKIP] += 1
+        if (r.flags & F_STALE) == 0 and acci[inst, AI_XUNS] == 0:
+            acci[inst, AI_XUNS] = 1
+            acci[inst, AI_XUNS_T0] = t
+            ctl[C_XUNS] += 1
+            # A book holding levels was in sync until now: a gap. An empty one is only waiting
+            # for its first snapshot (a capture's first diffs arrive before it).
+            bk = books[inst]
+            if book_best_bid(bk)[1] > 0 or book_best_ask(bk)[1] > 0:
+                acci[inst, AI_XGAPS] += 1
+        return True
+    if acci[inst, AI_XUNS] != 0:
+        acci[inst, AI_XUNS] = 0
+        acci[inst, AI_XUNS_NS] += t - acci[inst, AI_XUNS_T0]
+        ctl[C_XUNS] -= 1
+    return False
+
+
 # ===================================================================== the exchange rows
 _ROW_BOOK_ONLY = 0  # the row only changes the book
 _ROW_QUEUE = 1  # a depth row at one of our prices: the book and our queue positions change
 _ROW_FULL = 2  # anything else that may touch our orders (fills, crosses, BBO books, clears)
+_ROW_SKIP = 3  # a depth row flagged unsynced: not applied (see _exchange_sync)
 
 
 @njit(cache=True, inline="always")
@@ -243,12 +290,18 @@ def _exchange_rows(
     """
     n0 = ev0.shape[0]
     nx = xi.shape[0]
+    xuns = ctl[C_XUNS]  # books out of sync: while none is, only flagged rows need a look
+    fmask = ctl[C_FMASK]  # F_UNSYNCED, or 0 when flagged rows are applied (book_gaps="apply")
     while True:
         r = ev1[xi[ix] - n0] if xi[ix] >= n0 else ev0[xi[ix]]
         inst = r.instrument
         k = r.kind
         effect = _ROW_BOOK_ONLY
-        if acci[inst, AI_OPEN] != 0:
+        if k <= _K_CLEAR and ((r.flags & fmask) != 0 or xuns != 0):
+            if _exchange_sync(r, xt[ix], books, acci, ip, ctl):
+                effect = _ROW_SKIP
+            xuns = ctl[C_XUNS]
+        if effect != _ROW_SKIP and acci[inst, AI_OPEN] != 0:
             effect = (
                 _ROW_FULL
                 if l1
@@ -277,7 +330,7 @@ def _exchange_rows(
             elif k == _K_BBO:
                 bk = books[inst]
                 book_set_bbo(bk, r.price, r.qty, r.price2, r.qty2)
-        else:
+        elif effect == _ROW_FULL:  # (a _ROW_SKIP row changes nothing)
             tail = ctl[C_RS_TAIL]
             _exchange_event(
                 r, xt[ix], books, ords, oqf, acci, accf, ip, cfg, resps, respf,

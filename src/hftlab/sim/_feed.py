@@ -26,7 +26,7 @@ def sort_chunk(
     out_t: np.ndarray,
     scr_t: np.ndarray,
     counts: np.ndarray,
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """Check ``chunk`` and write its rows in exchange order: row ``out_i[j]`` at ``out_t[j]``.
 
     A row's exchange time is ``min(ts_exchange, ts_local)`` (negative feed latency from unsynced
@@ -35,27 +35,30 @@ def sort_chunk(
 
     Returns
     -------
-    (code, row)
-        ``(0, -1)`` if valid; ``(1, row)`` if ``row`` goes back in ``ts_local`` from the row
-        before it; ``(2, row)`` if ``row`` has an instrument index outside ``[0, n_inst)``.
-        The caller checks row 0 against the previous chunk.
+    (code, row, flags)
+        ``(0, -1, flags)`` if valid; ``(1, row, 0)`` if ``row`` goes back in ``ts_local`` from
+        the row before it; ``(2, row, 0)`` if ``row`` has an instrument index outside
+        ``[0, n_inst)``. The caller checks row 0 against the previous chunk. ``flags`` is the
+        bitwise or of every row's flags (``FLAG_UNSYNCED`` in it: the chunk has a data gap).
     """
     n = chunk.shape[0]
     if n == 0:
-        return 0, -1
+        return 0, -1, 0
     # One pass over the chunk (it is read from memory once): check it, compute the times.
     tmin = INF
     tmax = -INF
+    flags = 0
     prev = chunk[0].ts_local
     for k in range(n):
         r = chunk[k]
         tl = r.ts_local
         if tl < prev:
-            return 1, k
+            return 1, k, 0
         prev = tl
         inst = r.instrument
         if inst < 0 or inst >= n_inst:
-            return 2, k
+            return 2, k, 0
+        flags |= r.flags
         tx = r.ts_exchange
         t = tx if tx < tl else tl
         lo = tl - window
@@ -106,7 +109,7 @@ def sort_chunk(
                 out_i[j] = order[j]
                 out_t[j] = scr_t[order[j]]
             break
-    return 0, -1
+    return 0, -1, flags
 
 
 @njit(cache=True)

@@ -8,6 +8,7 @@ core's private buffer layout.
 
 from __future__ import annotations
 
+from hftlab.events import FLAG_STALE, FLAG_UNSYNCED
 from hftlab.vocab import (
     Liquidity,
     OrderEvent,
@@ -54,6 +55,7 @@ RJ_BAD_QTY = int(RejectReason.BAD_QTY)
 RJ_BAD_PRICE = int(RejectReason.BAD_PRICE)
 RJ_TOO_MANY_ORDERS = int(RejectReason.TOO_MANY_ORDERS)
 RJ_WOULD_CROSS = int(RejectReason.WOULD_CROSS)
+RJ_BOOK_UNSYNCED = int(RejectReason.BOOK_UNSYNCED)
 
 # ---------------------------------------------------------------- liquidity
 LIQ_NONE = int(Liquidity.NONE)
@@ -132,7 +134,14 @@ AI_BLO = 11  # price range (ticks) of our open bids: lowest...
 AI_BHI = 12  # ...highest (INF / -INF when none)
 AI_ALO = 13  # same for our open asks
 AI_AHI = 14
-AI_NF = 15
+# Book sync (rows flagged FLAG_UNSYNCED: a gap in the depth data; see docs/sim-core.md).
+AI_XUNS = 15  # the exchange book is out of sync (1) or in sync (0)
+AI_XUNS_T0 = 16  # exchange time the current out-of-sync stretch began
+AI_XUNS_NS = 17  # time out of sync, ns (stretches that ended)
+AI_XSKIP = 18  # depth rows not applied (flagged unsynced)
+AI_XGAPS = 19  # times a book holding levels went out of sync (not the wait for a first one)
+AI_LUNS = 20  # the strategy's book: 0 in sync, 1 out of sync, 2 back in sync (not yet told)
+AI_NF = 21
 AF_CASH = 0
 AF_FEES = 1
 AF_NOTIONAL = 2
@@ -148,7 +157,8 @@ IP_CTYPE = 5  # 0 spot, 1 linear, 2 inverse
 IP_MAKER = 6
 IP_TAKER = 7
 IP_BOOKSRC = 8  # 0 depth events build the book, 1 BBO events do
-IP_NF = 9
+IP_MODX = 9  # a modify the venue cannot apply (see SimConfig.modify_rule): 1 cancels, 0 rejects
+IP_NF = 10
 CT_SPOT = 0
 CT_LINEAR = 1
 CT_INVERSE = 2
@@ -205,7 +215,13 @@ C_NEXT_ID = 30
 C_ERROR = 31  # nonzero: an engine failure code (see ERR_*)
 C_HORIZON = 32  # exchange rows with time < horizon are released; stop before it
 C_NSLOT = 33  # order slots in use are all below this (high-water mark)
-C_NF = 34
+C_SUB_STATUS = 34  # wake the strategy when a local book goes out of sync or back in
+C_XUNS = 35  # instruments whose exchange book is out of sync
+C_LUNS = 36  # instruments whose local book is out of sync or back in sync untold (AI_LUNS != 0)
+C_FLAGGED = 37  # 1 if the rows the core holds include one flagged unsynced (set by SimCore)
+C_R_NEXT = 38  # at a BOOK_STATUS wake-up: the quote/book wake-up the same row also made (or 0)
+C_FMASK = 39  # F_UNSYNCED: rows so flagged are held (SimConfig.book_gaps "hold"); 0: applied
+C_NF = 40
 
 # ---------------------------------------------------------------- wake-up reasons
 W_NEED_DATA = int(WakeReason.NEED_DATA)
@@ -217,8 +233,13 @@ W_BOOK = int(WakeReason.BOOK)
 W_ORDER = int(WakeReason.ORDER)
 W_LOG_FULL = int(WakeReason.LOG_FULL)
 W_ERROR = int(WakeReason.ERROR)
+W_BOOK_STATUS = int(WakeReason.BOOK_STATUS)
 # Added to the reason :func:`run` returns when responses were delivered since the last drain.
 W_NEW_RESPONSES = 256
+
+# ---------------------------------------------------------------- event flags (hftlab.events)
+F_UNSYNCED = FLAG_UNSYNCED
+F_STALE = FLAG_STALE
 
 ERR_RESP_RING_FULL = 1
 ERR_ORDER_TABLE_FULL = 2

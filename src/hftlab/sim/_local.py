@@ -29,14 +29,20 @@ from hftlab.sim._layout import (
     AI_LBAQ,
     AI_LBB,
     AI_LBBQ,
+    AI_LUNS,
     AI_OPEN,
     AI_POS,
+    C_LUNS,
     C_NSLOT,
+    C_R_NEXT,
     C_SL_N,
     C_SUB_BOOK,
     C_SUB_QUOTE,
+    C_SUB_STATUS,
     C_SUB_TRADE,
     CT_INVERSE,
+    F_STALE,
+    F_UNSYNCED,
     INF,
     IP_BOOKSRC,
     IP_CSIZE,
@@ -63,6 +69,7 @@ from hftlab.sim._layout import (
     S_NOTIONAL,
     S_POS,
     W_BOOK,
+    W_BOOK_STATUS,
     W_QUOTE,
     W_TRADE,
 )
@@ -188,3 +195,59 @@ def _local_event(
     if ctl[C_SUB_BOOK] != 0:
         return W_BOOK
     return 0
+
+
+@njit(cache=True)
+def _local_sync(
+    i: int,
+    ev0: np.ndarray,
+    ev1: np.ndarray,
+    lbooks: np.ndarray,
+    acci: np.ndarray,
+    ip: np.ndarray,
+    ctl: np.ndarray,
+) -> int:
+    """Depth-channel row ``i`` (depth, snapshot or clear) on the strategy's side while it is
+    flagged unsynced or a local book is out of sync: the row is applied (through
+    :func:`_local_event`) unless flagged, and the book's sync state follows the flags as at the
+    exchange (:func:`hftlab.sim._exchange._exchange_sync`). Returns the wake-up reason.
+
+    A strategy subscribed to book status (``C_SUB_STATUS``) is woken (``W_BOOK_STATUS``) at the
+    first row that puts its book out of sync, and once the snapshot that puts it back in sync
+    is complete; a quote or book wake-up of that last row is handed on in ``C_R_NEXT``.
+    """
+    n0 = ev0.shape[0]
+    r = ev1[i - n0] if i >= n0 else ev0[i]
+    inst = r.instrument
+    if ip[inst, IP_BOOKSRC] != 0.0:
+        return _local_event(i, ev0, ev1, lbooks, acci, ip, ctl)  # BBO rows build this book
+    state = acci[inst, AI_LUNS]
+    if r.flags & F_UNSYNCED:
+        if (r.flags & F_STALE) != 0 or state == 1:
+            return 0  # not applied; nothing changes
+        acci[inst, AI_LUNS] = 1
+        if state == 2:
+            return 0  # out of sync again before the strategy heard it was back: no news
+        ctl[C_LUNS] += 1
+        if ctl[C_SUB_STATUS] != 0:
+            ctl[C_R_NEXT] = 0
+            return W_BOOK_STATUS
+        return 0
+    if state == 1:
+        # The first row to apply after a gap (the resync snapshot's clear): back in sync,
+        # told once the snapshot is complete.
+        state = 2
+        acci[inst, AI_LUNS] = 2
+    w = _local_event(i, ev0, ev1, lbooks, acci, ip, ctl)
+    if state == 2:
+        kind = r.kind
+        if kind in (_K_CLEAR, _K_SNAPSHOT) and i + 1 < n0 + ev1.shape[0]:
+            nr = ev1[i + 1 - n0] if i + 1 >= n0 else ev0[i + 1]
+            if nr.kind == _K_SNAPSHOT and nr.instrument == inst:
+                return w  # the snapshot goes on (w is 0: _local_event holds it too)
+        acci[inst, AI_LUNS] = 0
+        ctl[C_LUNS] -= 1
+        if ctl[C_SUB_STATUS] != 0:
+            ctl[C_R_NEXT] = w
+            return W_BOOK_STATUS
+    return w

@@ -28,6 +28,7 @@ from hftlab.sim._layout import (
     AI_OPEN,
     AI_POS,
     AI_VOL,
+    AI_XUNS,
     C_ERROR,
     C_LAST_DELIV,
     C_LAT_R,
@@ -67,6 +68,7 @@ from hftlab.sim._layout import (
     IP_LDEN,
     IP_LNUM,
     IP_MAKER,
+    IP_MODX,
     IP_TAKER,
     IP_TDEN,
     IP_TNUM,
@@ -96,6 +98,7 @@ from hftlab.sim._layout import (
     R_TIF,
     RJ_BAD_PRICE,
     RJ_BAD_QTY,
+    RJ_BOOK_UNSYNCED,
     RJ_NONE,
     RJ_POST_ONLY,
     RJ_SELF_TRADE,
@@ -429,6 +432,10 @@ def _process_request(
             reason = RJ_BAD_QTY
         elif tif != TIF_MARKET and price <= 0:
             reason = RJ_BAD_PRICE
+        elif acci[inst, AI_XUNS] != 0:
+            # The book is out of sync (a gap in the depth data): what the order would take,
+            # or where it would queue, cannot be known until the resync snapshot.
+            reason = RJ_BOOK_UNSYNCED
         elif tif == TIF_POST_ONLY and _crosses(bk, side, price):
             reason = RJ_POST_ONLY
         elif (tif == 0 or tif == TIF_POST_ONLY) and _self_cross(ords, inst, side, price, -1, ctl):
@@ -574,18 +581,58 @@ def _process_request(
         return
     if kind == RQ_MODIFY:
         reason = RJ_NONE
+        # A modify the venue cannot apply either leaves the order as it was (rejected) or, where
+        # the venue says so (IP_MODX, see SimConfig.modify_rule), cancels it: Binance cancels a
+        # post-only order whose new price would take, and a partially filled order whose new
+        # size is at or below the filled size. Invalid values are rejected on every venue.
+        cancel = False
         if slot < 0:
             reason = RJ_UNKNOWN_ORDER
-        elif qty <= ords[slot, O_FILLED]:
+        elif qty <= 0:
             reason = RJ_BAD_QTY
         elif price <= 0:
             reason = RJ_BAD_PRICE
+        elif qty <= ords[slot, O_FILLED]:
+            reason = RJ_BAD_QTY
+            cancel = ip[ords[slot, O_INST], IP_MODX] != 0.0
+        elif acci[ords[slot, O_INST], AI_XUNS] != 0 and (
+            price != ords[slot, O_PRICE] or qty > ords[slot, O_QTY]
+        ):
+            # A new price or a new place in the queue needs the book (as for a new order); a
+            # size decrease keeps the order where it is and needs none.
+            reason = RJ_BOOK_UNSYNCED
         else:
             oside = ords[slot, O_SIDE]
             if _crosses(bk, oside, price):
-                reason = RJ_POST_ONLY if ords[slot, O_TIF] == TIF_POST_ONLY else RJ_WOULD_CROSS
+                if ords[slot, O_TIF] == TIF_POST_ONLY:
+                    reason = RJ_POST_ONLY
+                    cancel = ip[ords[slot, O_INST], IP_MODX] != 0.0
+                else:
+                    reason = RJ_WOULD_CROSS
             elif _self_cross(ords, inst, oside, price, slot, ctl):
                 reason = RJ_SELF_TRADE
+        if cancel:
+            # The order as it stood, cancelled by the venue; the reason tells it from ours.
+            ords[slot, O_STATUS] = ST_CANCELED
+            _emit(
+                t,
+                ords,
+                slot,
+                EV_CANCELED,
+                0,
+                0,
+                LIQ_NONE,
+                reason,
+                0.0,
+                0.0,
+                resps,
+                respf,
+                lat_r,
+                rng,
+                ctl,
+            )
+            _free(ords, slot, acci, ctl)
+            return
         if reason != RJ_NONE:
             if slot >= 0:
                 _emit(

@@ -13,6 +13,22 @@ from hftlab.errors import ConfigError
 from hftlab.sim import _layout as L
 
 QueueModelName = Literal["risk_averse", "prob_power", "prob_log", "l1"]
+ModifyRule = Literal["cancel", "reject"]
+
+#: What each venue does with a modify it cannot apply to an open order: a post-only order whose
+#: new price would take liquidity, or a partially filled order whose new total size is at or
+#: below the filled size. Binance cancels the order in both cases: USD-M (``PUT
+#: /fapi/v1/order``) and COIN-M (``PUT /dapi/v1/order``) say so in their Modify Order docs
+#: ("the order will be cancelled by the amendment"); spot has no price amend, only
+#: ``cancelReplace`` (cancel, then place the new order), whose new LIMIT_MAKER order is
+#: rejected if it would take while the cancel stands, so the order is gone as well. Venues not
+#: listed (the synthetic market imitates Binance USD-M) follow :data:`DEFAULT_MODIFY_RULE`.
+VENUE_MODIFY_RULES: dict[str, ModifyRule] = {
+    "binance": "cancel",
+    "binance-futures": "cancel",
+    "binance-delivery": "cancel",
+}
+DEFAULT_MODIFY_RULE: ModifyRule = "cancel"
 
 _QMODELS: dict[str, int] = {
     "risk_averse": L.QM_RISK_AVERSE,
@@ -136,6 +152,20 @@ class SimConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         Seed of every random draw (latency samples, L1 fills).
     book_capacity, max_open_orders
         Sizes of the compiled tables.
+    modify_rule
+        What a modify does when the venue cannot apply it to an open order (a post-only order
+        whose new price would take liquidity, or a partially filled order whose new size is at
+        or below the filled size): ``cancel`` cancels the order (``canceled`` with the reason),
+        ``reject`` rejects the modify and leaves the order as it was (``modify_rejected``).
+        ``venue`` (default): the rule of the instrument's venue, :data:`VENUE_MODIFY_RULES`
+        (``cancel`` on Binance spot, USD-M and COIN-M).
+    book_gaps
+        Depth rows flagged ``FLAG_UNSYNCED`` (a gap in the recorded depth data, or before a
+        capture's first snapshot): ``hold`` (default) never applies them and holds the
+        instrument's book out of sync until the next snapshot (no fill from the stale book,
+        new orders and price modifies rejected ``book_unsynced``, the strategy told; see
+        ``docs/sim-core.md``); ``apply`` applies them as if in sync (hftlab before issue 13:
+        only for captures with no usable snapshot, whose book can come from diffs alone).
     """
 
     queue_model: QueueModelName = "prob_power"
@@ -151,6 +181,8 @@ class SimConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     seed: int = 0
     book_capacity: int = 4096
     max_open_orders: int = 256
+    modify_rule: Literal["venue", "cancel", "reject"] = "venue"
+    book_gaps: Literal["hold", "apply"] = "hold"
 
     def __post_init__(self) -> None:
         if self.queue_power <= 0:
@@ -167,6 +199,24 @@ class SimConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     @property
     def queue_model_code(self) -> int:
         return _QMODELS[self.queue_model]
+
+    def modify_rule_for(self, venue: str) -> ModifyRule:
+        """The modify rule (``cancel`` or ``reject``) of an instrument of ``venue``.
+
+        Parameters
+        ----------
+        venue
+            The instrument's venue (``binance``, ``binance-futures``, ...).
+
+        Returns
+        -------
+        str
+            ``modify_rule`` if set explicitly, else the venue's rule
+            (:data:`VENUE_MODIFY_RULES`, :data:`DEFAULT_MODIFY_RULE` for other venues).
+        """
+        if self.modify_rule != "venue":
+            return self.modify_rule
+        return VENUE_MODIFY_RULES.get(venue, DEFAULT_MODIFY_RULE)
 
     def fees_for(self, venue: str, symbol: str) -> Fees:
         return self.instrument_fees.get(

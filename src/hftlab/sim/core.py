@@ -16,7 +16,7 @@ from typing import ClassVar, Final, NamedTuple
 import numpy as np
 
 from hftlab.errors import EngineError
-from hftlab.events import EVENT_DTYPE, ContractType, Instrument
+from hftlab.events import EVENT_DTYPE, FLAG_UNSYNCED, ContractType, Instrument
 from hftlab.sim import _core, _feed
 from hftlab.sim import _layout as L
 from hftlab.sim.config import SimConfig
@@ -136,6 +136,7 @@ class SimCore:
             self.ip[i, L.IP_MAKER] = fees.maker
             self.ip[i, L.IP_TAKER] = fees.taker
             self.ip[i, L.IP_BOOKSRC] = 1.0 if bbo[i] else 0.0
+            self.ip[i, L.IP_MODX] = 1.0 if config.modify_rule_for(inst.venue) == "cancel" else 0.0
         self.cfg[L.CF_QPOW] = config.queue_power
         self.cfg[L.CF_L1_A] = config.l1_a
         self.cfg[L.CF_L1_K] = config.l1_k
@@ -154,6 +155,7 @@ class SimCore:
         ctl[L.C_LAST_DELIV] = -L.INF
         ctl[L.C_NEXT_ID] = 1
         ctl[L.C_END_T] = -L.INF
+        ctl[L.C_FMASK] = L.F_UNSYNCED if config.book_gaps == "hold" else 0
         self.acci[:, L.AI_LBB] = -1
         self.acci[:, L.AI_LTSX] = -L.INF
         self.acci[:, L.AI_LTSL] = -L.INF
@@ -169,6 +171,7 @@ class SimCore:
         self._pend_i = np.zeros(0, dtype=np.int64)  # rows not yet released to the exchange
         self._pend_t = np.zeros(0, dtype=np.int64)
         self._last_local = -L.INF
+        self._flag_ev0 = self._flag_ev1 = False  # ev0 / ev1 may hold rows flagged unsynced
         self._xbufs = [(self.xi, self.xt), (self.xi, self.xt)]  # see feed
         self._xq = 0
         # Buffers of prepare(), handed back by feed(); list append/pop are atomic, so a
@@ -187,9 +190,11 @@ class SimCore:
     NOW: ClassVar[int] = L.C_NOW  # the local clock
     TIMER: ClassVar[int] = L.C_TIMER  # the next timer, INF if none
     # ...and :attr:`accounts` at ``inst * ACCOUNT_STRIDE + LOCAL_POSITION``: the position in
-    # lots as the strategy knows it (from the fills delivered).
+    # lots as the strategy knows it (from the fills delivered); at ``+ LOCAL_SYNC``: 1 while
+    # the strategy's book is out of sync (a gap in the depth data), else 0 or 2 (in sync).
     ACCOUNT_STRIDE: ClassVar[int] = L.AI_NF
     LOCAL_POSITION: ClassVar[int] = L.AI_LPOS
+    LOCAL_SYNC: ClassVar[int] = L.AI_LUNS
 
     @property
     def control(self) -> memoryview:
@@ -223,10 +228,10 @@ class SimCore:
             size = max(n, 65_536)
             bufs = tuple(np.empty(size + (k == 3), dtype=np.int64) for k in range(4))
         out_i, out_t, scr_t, counts = bufs
-        code, row = _feed.sort_chunk(
+        code, row, flags = _feed.sort_chunk(
             chunk, self.window, len(self.instruments), out_i, out_t, scr_t, counts
         )
-        return PreparedChunk(chunk, int(code), int(row), bufs)
+        return PreparedChunk(chunk, int(code), int(row), bufs, bool(flags & FLAG_UNSYNCED))
 
     def feed(self, chunk: np.ndarray | None, prepared: PreparedChunk | None = None) -> None:
         """Append a chunk of :data:`EVENT_DTYPE` rows (ts_local order); ``None`` ends the data.
@@ -250,6 +255,7 @@ class SimCore:
             if len(chunk) == 0:
                 return
             prepared = self.prepare(chunk)
+        flagged = False
         if prepared is None:
             ctl[L.C_FINAL] = 1
             ctl[L.C_END_T] = self._last_local
@@ -270,7 +276,8 @@ class SimCore:
             horizon = int(chunk["ts_local"][-1]) - self.window
             new_i = prepared.buffers[0][: len(chunk)]
             new_t = prepared.buffers[1][: len(chunk)]
-        self._merge(chunk, new_i, new_t, horizon, prepared)
+            flagged = prepared.unsynced
+        self._merge(chunk, new_i, new_t, horizon, prepared, flagged)
 
     def _merge(
         self,
@@ -279,9 +286,11 @@ class SimCore:
         new_t: np.ndarray,
         horizon: int,
         prepared: PreparedChunk | None,
+        flagged: bool = False,
     ) -> None:
         """Queue ``chunk``'s rows (sorted as ``new_*``) for the exchange, releasing those
-        before ``horizon``; carry the rows a cursor has not reached."""
+        before ``horizon``; carry the rows a cursor has not reached. ``flagged``: the chunk
+        has rows flagged unsynced."""
         ctl = self.ctl
         il = int(ctl[L.C_IL])
         ix = int(ctl[L.C_IX])
@@ -325,12 +334,19 @@ class SimCore:
             self._last_local = int(chunk["ts_local"][-1])
         # The carried rows become ev0: a view of the last chunk when they all lie in it (the
         # common case: chunks longer than the window), else one copy.
+        # Whether the carried rows may hold a row flagged unsynced follows where they come
+        # from (ctl[C_FLAGGED] lets the loop keep its quiet mode on clean data).
         if base == 0:
             ev0 = _EMPTY_EV
+            flag0 = False
         elif k0 >= n0:
             ev0 = ev1[k0 - n0 :]
+            flag0 = self._flag_ev1
         else:
             ev0 = self._gather(ev0[k0:], ev1)
+            flag0 = self._flag_ev0 or self._flag_ev1
+        self._flag_ev0, self._flag_ev1 = flag0, flagged
+        ctl[L.C_FLAGGED] = int(flag0 or flagged) if ctl[L.C_FMASK] else 0
         self.ev0, self.ev1 = ev0, chunk
         self.xi, self.xt = out_i[:cut], out_t[:cut]
         self._pend_i, self._pend_t = out_i[cut:m].copy(), out_t[cut:m].copy()
@@ -425,9 +441,12 @@ class SimCore:
     #: call :meth:`step`.
     step_kernel = staticmethod(_core.run_packed)
 
-    def subscribe(self, *, quotes: bool, trades: bool, book: bool, orders: int) -> None:
-        """What wakes the strategy: best bid/ask changes, trades, any book change, and order
-        responses (``orders``: 0 never, 1 when a fill is delivered, 2 every response).
+    def subscribe(
+        self, *, quotes: bool, trades: bool, book: bool, orders: int, status: bool = False
+    ) -> None:
+        """What wakes the strategy: best bid/ask changes, trades, any book change, order
+        responses (``orders``: 0 never, 1 when a fill is delivered, 2 every response), and a
+        local book going out of sync or back in (``status``, :data:`WakeReason.BOOK_STATUS`).
 
         Read at every step: a change applies from the next one. Unsubscribed local rows take
         the core's fast path (book update only).
@@ -439,6 +458,7 @@ class SimCore:
         ctl[L.C_SUB_TRADE] = int(bool(trades))
         ctl[L.C_SUB_BOOK] = int(bool(book))
         ctl[L.C_SUB_ORDER] = int(orders)
+        ctl[L.C_SUB_STATUS] = int(bool(status))
 
     def start(self, t0: int) -> None:
         """Set the local clock to ``t0`` (the strategy's ``now`` in ``on_start``)."""
@@ -452,8 +472,43 @@ class SimCore:
 
     @property
     def wake_instrument(self) -> int:
-        """The instrument of the local row that caused the last quote/book/trade wake-up."""
+        """The instrument of the local row that caused the last quote/book/trade/status
+        wake-up."""
         return self._cm[L.C_R_INST]
+
+    @property
+    def wake_also(self) -> int:
+        """At a ``BOOK_STATUS`` wake-up: the ``QUOTE`` or ``BOOK`` wake-up the same row made
+        too (the resync snapshot changed the book), to deliver after it; 0 if none."""
+        return self._cm[L.C_R_NEXT]
+
+    def book_synced(self, inst: int) -> bool:
+        """Whether the strategy's book of ``inst`` is in sync (no gap in the depth data since
+        its last snapshot, as far as the rows seen locally tell)."""
+        return self._am[inst * L.AI_NF + L.AI_LUNS] != 1
+
+    def exchange_synced(self, inst: int) -> bool:
+        """Whether the exchange side's book of ``inst`` is in sync (else new orders and
+        modifies on it are rejected ``book_unsynced``)."""
+        return self._am[inst * L.AI_NF + L.AI_XUNS] == 0
+
+    def sync_stats(self, inst: int) -> SyncStats:
+        """How the depth data of ``inst`` kept its book in sync, at the exchange side (see
+        :class:`SyncStats`); a stretch still open counts up to the end of the data (or the
+        latest time fed)."""
+        a = self.acci[inst]
+        ns = int(a[L.AI_XUNS_NS])
+        synced = int(a[L.AI_XUNS]) == 0
+        if not synced:
+            end = self.end_time
+            end = self._last_local if end is None else end
+            ns += max(0, end - int(a[L.AI_XUNS_T0]))
+        return SyncStats(
+            unsynced_rows=int(a[L.AI_XSKIP]),
+            gaps=int(a[L.AI_XGAPS]),
+            unsynced_ns=ns,
+            synced=synced,
+        )
 
     def wake_trade(self) -> tuple[int, int, int, int, int, int]:
         """The trade behind the last trade wake-up: ``(instrument, aggressor side, price
@@ -608,6 +663,16 @@ def _views(buf: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
     return out
 
 
+class SyncStats(NamedTuple):
+    """Book sync of one instrument over a run (see :meth:`SimCore.sync_stats`)."""
+
+    unsynced_rows: int  # depth rows not applied: flagged FLAG_UNSYNCED (stale ones included)
+    gaps: int  # times a book holding levels went out of sync (the wait for a first snapshot
+    #            is not one)
+    unsynced_ns: int  # exchange time spent out of sync, the wait for a first snapshot included
+    synced: bool  # in sync at the end
+
+
 class Account(NamedTuple):
     """One instrument's exchange-side account (see :meth:`SimCore.account`)."""
 
@@ -716,6 +781,7 @@ class PreparedChunk(NamedTuple):
     code: int  # 0 valid, else the check that failed (see _feed.sort_chunk) at `row`
     row: int
     buffers: tuple[np.ndarray, ...]  # (order, times, scratch, counts); order/times sorted
+    unsynced: bool = False  # some row is flagged FLAG_UNSYNCED (a gap in the depth data)
 
 
 _EMPTY_EV = np.zeros(0, dtype=EVENT_DTYPE)

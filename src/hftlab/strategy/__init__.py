@@ -164,7 +164,8 @@ class Strategy:
     The engine subscribes a strategy to what it overrides: ``on_quote`` (best bid/ask price or
     size changed), ``on_book`` (any book change), ``on_trade`` (market trades),
     ``on_order_update`` (every order event: accepted, modified, cancelled, rejected, expired,
-    filled), ``on_fill`` (executions). Timers come from ``ctx.every`` / ``ctx.set_timer``.
+    filled), ``on_fill`` (executions), ``on_book_status`` (a book out of sync, or back).
+    Timers come from ``ctx.every`` / ``ctx.set_timer``.
 
     ``Config`` is a ``msgspec.Struct`` (or pydantic model) of the strategy's parameters; the
     optimiser sweeps its fields.
@@ -201,6 +202,13 @@ class Strategy:
 
     def on_trade(self, ctx: Context, trade: Trade) -> None:
         """A market trade arrived."""
+
+    def on_book_status(self, ctx: Context, instrument: int, synced: bool) -> None:
+        """The local book of ``instrument`` went out of sync (``synced`` False: a gap in the
+        depth data; its levels are stale and new orders and modifies on it are rejected until
+        it is back) or is back in sync (True: rebuilt from a snapshot). Same as
+        ``ctx.book(instrument).synced``. A strategy that quotes should pull its quotes on
+        False: its orders still rest at the venue and trades can still fill them."""
 
     def on_order_update(self, ctx: Context, order: Order) -> None:
         """A response for one of our orders arrived (``order`` is already updated)."""

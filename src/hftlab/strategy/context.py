@@ -51,7 +51,6 @@ _E_LAST_QTY = RF.LAST_QTY
 _E_LIQ = RF.LIQUIDITY
 _EF_FEE = RF.FEE
 _EV_FILL = int(OrderEvent.FILL)
-_EV_REJECTED = int(OrderEvent.REJECTED)
 _LIQ_MAKER = int(Liquidity.MAKER)
 # Responses that leave the order as it is.
 _NO_STATE = (int(OrderEvent.CANCEL_REJECTED), int(OrderEvent.MODIFY_REJECTED))
@@ -71,10 +70,18 @@ class BookView:
     Layout: see :mod:`hftlab.book` (best level last; asks keyed by minus the price).
     """
 
-    __slots__ = ("_a0", "_arr", "_lot", "_mv", "_q0", "_q1", "_tick", "instrument")
+    __slots__ = ("_a0", "_arr", "_lot", "_mv", "_q0", "_q1", "_sm", "_so", "_tick", "instrument")
 
-    def __init__(self, arr: np.ndarray, instrument: Instrument) -> None:
+    def __init__(
+        self,
+        arr: np.ndarray,
+        instrument: Instrument,
+        sync: tuple[memoryview, int] | None = None,
+    ) -> None:
+        """``sync``: where the core keeps this book's sync state (a flat int memoryview and the
+        offset, :attr:`SimCore.LOCAL_SYNC`); None: always in sync."""
         self._arr = arr
+        self._sm, self._so = sync if sync is not None else (None, 0)
         self.instrument = instrument
         tn, td = instrument.tick_ratio
         ln, ld = instrument.lot_ratio
@@ -91,6 +98,16 @@ class BookView:
 
     def _q(self, lots: int) -> float:
         return lots * self._lot[0] / self._lot[1]
+
+    @property
+    def synced(self) -> bool:
+        """False while the book is out of sync with the venue: the depth data has a gap (rows
+        flagged unsynced; also before a capture's first snapshot) and the snapshot that
+        rebuilds it has not arrived. The book then holds its last synced levels, which the
+        venue's have drifted from; new orders and modifies on the instrument are rejected
+        ``book_unsynced`` (``docs/sim-core.md``). True otherwise, also before any data."""
+        sm = self._sm
+        return sm is None or sm[self._so] != 1
 
     @property
     def best_bid_ticks(self) -> tuple[int, int]:
@@ -221,23 +238,26 @@ class Subscriptions:
     """What a strategy declared it wants to be woken for, per instrument (see
     :meth:`Context.subscribe_quotes` and friends).
 
-    ``quotes``, ``trades``, ``book``: the instrument indices subscribed. ``orders``: 0 no order
-    callbacks, 1 fills only (``on_fill``), 2 every order event (``on_order_update`` and
-    ``on_fill``). Data the engine can route on (bus topics), not inferred from the class.
+    ``quotes``, ``trades``, ``book``, ``book_status``: the instrument indices subscribed.
+    ``orders``: 0 no order callbacks, 1 fills only (``on_fill``), 2 every order event
+    (``on_order_update`` and ``on_fill``). Data the engine can route on (bus topics), not
+    inferred from the class.
     """
 
-    __slots__ = ("book", "orders", "quotes", "trades")
+    __slots__ = ("book", "book_status", "orders", "quotes", "trades")
 
     def __init__(self) -> None:
         self.quotes: set[int] = set()
         self.trades: set[int] = set()
         self.book: set[int] = set()
+        self.book_status: set[int] = set()
         self.orders = 0
 
     def __repr__(self) -> str:
         return (
             f"Subscriptions(quotes={sorted(self.quotes)}, trades={sorted(self.trades)}, "
-            f"book={sorted(self.book)}, orders={self.orders})"
+            f"book={sorted(self.book)}, book_status={sorted(self.book_status)}, "
+            f"orders={self.orders})"
         )
 
 
@@ -260,8 +280,10 @@ class Context:
         self._am = core.accounts
         self._core_modify = core.modify
         self.instruments: list[Instrument] = core.instruments
+        stride, sync = core.ACCOUNT_STRIDE, core.LOCAL_SYNC
         self._books = [
-            BookView(core.local_book(i), inst) for i, inst in enumerate(self.instruments)
+            BookView(core.local_book(i), inst, (self._am, i * stride + sync))
+            for i, inst in enumerate(self.instruments)
         ]
         self._ticks = [inst.tick_ratio for inst in self.instruments]
         self._lots = [inst.lot_ratio for inst in self.instruments]
@@ -361,6 +383,11 @@ class Context:
     def subscribe_book(self, instrument: int | str | None = None) -> None:
         """Call ``on_book`` at every change of ``instrument``'s local book (None: every one)."""
         self._subs().book.update(self._indices(instrument))
+
+    def subscribe_book_status(self, instrument: int | str | None = None) -> None:
+        """Call ``on_book_status`` when ``instrument``'s local book goes out of sync (a gap
+        in the depth data) and when it is back in sync (None: every instrument)."""
+        self._subs().book_status.update(self._indices(instrument))
 
     def subscribe_orders(self, *, fills_only: bool = False) -> None:
         """Call ``on_order_update`` at every order event and ``on_fill`` at fills, or with
@@ -606,7 +633,9 @@ class Context:
                 order.price_ticks = row[_E_PRICE]
                 order.qty_lots = row[_E_QTY]
                 order.filled_lots = row[_E_FILLED]
-                if evk == _EV_REJECTED:
+                # A rejection, or an order the venue cancelled (a post-only modify that would
+                # have taken, ...): the reason says why.
+                if row[_E_REASON]:
                     order.reject_reason = row[_E_REASON]
                 closed = st > _ST_PARTIAL
             if closed:

@@ -20,7 +20,8 @@ Rules, applied per level ("slot") at every call of :meth:`QuoteManager.set_side`
   cancelled order is tracked until the exchange confirms it. A modify is never sent in a form
   the exchange rejects whatever the book (its new total size is always above the filled size;
   an unchanged price or size is not sent); one whose price reached the opposite best by the
-  time it arrived is rejected post-only and backs off like a rejected new order.
+  time it arrived costs the order (Binance cancels a post-only order whose modify would take;
+  see ``SimConfig.modify_rule``) and backs off like a rejected new order.
 * **Maximum order age.** With ``max_order_age_ms > 0`` an order that has rested (at its current
   price) that long is cancelled and replaced by a new one at the wanted price (a refresh).
 * **Partial fills.** ``partial_fill="leave"`` lets the remainder rest at its place in the queue;
@@ -82,7 +83,8 @@ class QuoteStats:
         Cancel requests sent (moves in ``cancel_new`` mode, refreshes, levels no longer wanted,
         stop).
     rejected
-        New orders and modifies the exchange rejected.
+        New orders and modifies the exchange rejected, and orders it cancelled because of a
+        modify (a post-only modify that would have taken liquidity).
     post_only_rejects
         Of ``rejected``: because the price would have crossed (post-only / would-cross).
     refreshed
@@ -331,7 +333,8 @@ class QuoteManager:
             if st == _REJECTED:
                 self._count_reject(o.reject_reason, k)
             elif s.pending == _MODIFY and o.reject_reason:
-                # the modify was rejected, then the order closed before this sync
+                # the venue cancelled the order for the modify (a post-only price that would
+                # take), or the modify was rejected and the order closed before this sync
                 self._count_reject(o.reject_reason, k)
             del self._by_id[o.id]
             s.order = None

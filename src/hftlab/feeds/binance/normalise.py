@@ -12,8 +12,10 @@ Depth
     of a snapshot (``FLAG_RESYNC`` when it rebuilds a book broken by a gap), followed by the
     buffered diffs that straddle it, written again at the snapshot's ``ts_local`` without the
     flag. Diffs received without a synced book (before the first usable snapshot, after a gap)
-    and stale ones, and snapshots not used, carry ``FLAG_UNSYNCED``. Reading the depth channel
-    in order and skipping unsynced rows therefore rebuilds the exact book.
+    and stale ones, and snapshots not used, carry ``FLAG_UNSYNCED``; stale diffs and snapshots
+    not needed while in sync also carry ``FLAG_STALE`` (not applied either, but no break of the
+    book). Reading the depth channel in order and skipping unsynced rows therefore rebuilds the
+    exact book; the simulator does so (``docs/sim-core.md``, "Gaps in the depth data").
 Trades
     ``@trade`` (or, with ``agg_trades=True``, ``@aggTrade``: a capture without ``@trade``);
     ``m`` true means the aggressor sold.
@@ -54,6 +56,7 @@ import numpy as np
 from hftlab.errors import DataError
 from hftlab.events import (
     FLAG_RESYNC,
+    FLAG_STALE,
     FLAG_TS_INFERRED,
     FLAG_UNSYNCED,
     NO_ID,
@@ -378,6 +381,9 @@ class SpotNormaliser:
         sync = self.sync
         on_diff = sync.on_diff
         apply = DiffAction.APPLY
+        stale = DiffAction.STALE
+        redundant = SnapshotAction.REDUNDANT
+        stale_flags = FLAG_UNSYNCED | FLAG_STALE
         em_seq: list[int] = []
         em_ts: list[int] = []
         em_flag: list[int] = []
@@ -399,13 +405,14 @@ class SpotNormaliser:
                     em_ts += [ts] * len(replay)
                     em_flag += [0] * len(replay)
                 else:
-                    em_flag.append(FLAG_UNSYNCED)
+                    # Not used; a snapshot arriving while the book is in sync leaves it in sync.
+                    em_flag.append(stale_flags if action is redundant else FLAG_UNSYNCED)
                 continue
             em_seq.append(base + i)
             em_ts.append(ts_l[i])
-            em_flag.append(
-                0 if on_diff(first[i], last[i], prev[i], base + i) is apply else FLAG_UNSYNCED
-            )
+            a = on_diff(first[i], last[i], prev[i], base + i)
+            # A stale diff (already in the synced book) is not applied, and is no gap.
+            em_flag.append(0 if a is apply else (stale_flags if a is stale else FLAG_UNSYNCED))
         return em_seq, em_ts, em_flag
 
     def _depth_rows(

@@ -200,6 +200,10 @@ class Rule:
     periodic: ClassVar[bool] = False
     #: The rule reads worst-case exposures: the manager keeps each order's largest size.
     tracks_orders: ClassVar[bool] = False
+    #: The rule reads the books' sync (``ctx.book(i).synced``): the manager subscribes to
+    #: ``on_book_status`` and evaluates the rule's ``check_feed`` at once when a book goes
+    #: out of sync or back in.
+    reads_book_sync: ClassVar[bool] = False
     #: The rule reads the request log: the manager notes every request sent.
     counts_requests: ClassVar[bool] = False
 
