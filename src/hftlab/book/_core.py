@@ -449,19 +449,23 @@ def book_apply(bk: np.ndarray, side: int, price: int, qty: int) -> int:
 def _clear_side(bk: np.ndarray, s: int) -> None:
     if bk[s, H_N] == 0:
         return
-    books = _stack(bk)
     woff = bk[s, H_WOFF]
-    mask = bk[s, H_WIN] - 1
-    # Walk the held levels from the best down: O(levels + words between them), so a book of
-    # one quote a side (built from BBO rows, cleared at every row) clears in O(1).
-    k = bk[s, H_KEY]
-    while bk[s, H_WN] > 0:
-        j = k & mask
-        bk[s, woff + j] = 0
-        bk[s, HDR + (j >> 6)] &= ~(1 << (j & 63))
-        bk[s, H_WN] -= 1
-        if bk[s, H_WN] > 0:
-            k = _next_below(books, 0, s, k)
+    last = (bk[s, H_WIN] >> 6) - 1
+    # Walk the bitmap words from the best's down, zeroing the held levels: O(levels + words
+    # between them), so a book of one quote a side (built from BBO rows, cleared at every row)
+    # clears in O(1).
+    wi = (bk[s, H_KEY] & (bk[s, H_WIN] - 1)) >> 6
+    left = bk[s, H_WN]
+    while left > 0:
+        m = bk[s, HDR + wi]
+        if m != 0:
+            bk[s, HDR + wi] = 0
+            while m != 0:
+                bk[s, woff + (wi << 6) + trailing_zeros(m)] = 0
+                m &= m - 1
+                left -= 1
+        wi = (wi - 1) & last
+    bk[s, H_WN] = 0
     if bk[s, H_ON] > 0:
         qo = bk[s, H_KOFF] + bk[s, H_SLOTS]
         bk[s, qo : qo + bk[s, H_SLOTS]] = 0
@@ -561,26 +565,46 @@ def book_depth(bk: np.ndarray, side: int, out_prices: np.ndarray, out_qtys: np.n
     beyond it (below the window) are sorted out of the overflow, only when asked for.
     """
     s = 0 if side > 0 else 1
-    m = min(bk[s, H_N], out_prices.shape[0], out_qtys.shape[0])
+    v = bk[s]  # one side's row: single-index reads (2x faster here than bk[s, i])
+    m = min(v[H_N], out_prices.shape[0], out_qtys.shape[0])
     if m == 0:
         return 0
-    books = _stack(bk)
     sign = 1 if side > 0 else -1
-    woff = bk[s, H_WOFF]
-    mask = bk[s, H_WIN] - 1
-    mw = min(m, bk[s, H_WN])
-    k = bk[s, H_KEY]
+    woff = v[H_WOFF]
+    w = v[H_WIN]
+    last = (w >> 6) - 1
+    mw = min(m, v[H_WN])
+    # Walk the bitmap from the best down, a word (64 ticks) at a time, highest bit first.
+    k = v[H_KEY]
+    j = k & (w - 1)
+    wi = j >> 6
+    wkey = k - (j & 63)  # key of bit 0 of word wi
+    bits = v[HDR + wi] & ((2 << (j & 63)) - 1)  # the best and below (2 << 63 == 0: all)
     for c in range(mw):
-        if c > 0:
-            k = _next_below(books, 0, s, k)
-        out_prices[c] = sign * k
-        out_qtys[c] = bk[s, woff + (k & mask)]
+        while bits == 0:
+            wi = (wi - 1) & last
+            wkey -= 64
+            bits = v[HDR + wi]
+        top = 63 - leading_zeros(bits)
+        bits ^= 1 << top
+        out_prices[c] = sign * (wkey + top)
+        out_qtys[c] = v[woff + (wi << 6) + top]
     if m > mw:
-        keys, qtys = _over_items(books, 0, s)
-        for c in range(m - mw):
-            out_prices[mw + c] = sign * keys[c]
-            out_qtys[mw + c] = qtys[c]
+        _depth_below(bk, s, mw, m, out_prices, out_qtys)
     return m
+
+
+@njit(cache=True)
+def _depth_below(
+    bk: np.ndarray, s: int, c0: int, m: int, out_prices: np.ndarray, out_qtys: np.ndarray
+) -> None:
+    """Levels ``c0..m-1`` of :func:`book_depth`: the overflow's, sorted. A function of its own:
+    its temporary arrays in book_depth's body would slow the window walk down 2x."""
+    keys, qtys = _over_items(_stack(bk), 0, s)
+    sign = 1 if s == 0 else -1
+    for c in range(m - c0):
+        out_prices[c0 + c] = sign * keys[c]
+        out_qtys[c0 + c] = qtys[c]
 
 
 @njit(cache=True)
