@@ -557,12 +557,14 @@ def book_stats(bk: np.ndarray, side: int) -> tuple[int, int, int, int, int]:
     return bk[s, H_WN], bk[s, H_ON], bk[s, H_FAR], bk[s, H_MOVES], bk[s, H_DROP]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def book_depth(bk: np.ndarray, side: int, out_prices: np.ndarray, out_qtys: np.ndarray) -> int:
     """Write the best ``len(out_prices)`` levels of ``side``, best first; return how many.
 
     The window's levels come from its bitmap, O(levels + 64-tick words between them); levels
     beyond it (below the window) are sorted out of the overflow, only when asked for.
+    Inlined into compiled callers: as a call (three array arguments) it cost ~12 ns more than
+    the walk itself for depth(10).
     """
     s = 0 if side > 0 else 1
     v = bk[s]  # one side's row: single-index reads (2x faster here than bk[s, i])
