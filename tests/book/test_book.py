@@ -17,7 +17,6 @@ from hftlab.book import (
     book_best_bid,
     book_clear,
     book_depth,
-    book_dropped,
     book_imbalance,
     book_is_crossed,
     book_levels,
@@ -25,6 +24,7 @@ from hftlab.book import (
     book_mid,
     book_new,
     book_qty_at,
+    book_stats,
 )
 from hftlab.events import EventKind
 
@@ -128,15 +128,23 @@ def test_ethbtc_tiny_prices() -> None:
     assert b.depth(BID, 3)[0].tolist() == [52_341, 52_340, 52_339]
 
 
-def test_capacity_drops_worst_level() -> None:
-    b = OrderBook(3)
-    for p in (10, 11, 12):
-        b.apply(BID, p, 1)
-    b.apply(BID, 13, 1)  # better: the worst (10) goes
-    assert b.to_dict(BID) == {11: 1, 12: 1, 13: 1}
-    b.apply(BID, 5, 1)  # worse than all held: ignored
-    assert b.to_dict(BID) == {11: 1, 12: 1, 13: 1}
-    assert book_dropped(b.array, BID) == 2
+def test_full_overflow_refuses_and_counts() -> None:
+    """Levels below the window go to the overflow; a full overflow refuses (and counts) the
+    insertion: never a silent loss, never a level near the touch."""
+    b = OrderBook(capacity=3, window=64)
+    b.apply(BID, 10_000, 1)  # the window: [10_000 - 56, 10_000 + 8)
+    for p in (9_000, 8_000, 7_000):
+        b.apply(BID, p, 2)
+    assert b.dropped(BID) == 0 and book_stats(b.array, BID)[:2] == (1, 3)
+    b.apply(BID, 6_000, 2)  # a fourth level below the window: refused
+    b.apply(BID, 9_000, 5)  # an update of a held overflow level is not an insertion
+    assert b.dropped(BID) == 1
+    assert b.to_dict(BID) == {10_000: 1, 9_000: 5, 8_000: 2, 7_000: 2}
+    b.apply(BID, 9_990, 4)  # the window still takes any number of levels
+    assert b.levels(BID) == 5 and b.dropped(BID) == 1
+    b.apply(BID, 8_000, 0)  # room again
+    b.apply(BID, 6_000, 2)
+    assert b.dropped(BID) == 1 and b.qty_at(BID, 6_000) == 2
 
 
 def test_apply_events_kernel() -> None:

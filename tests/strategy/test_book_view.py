@@ -16,7 +16,9 @@ from hftlab.book import (
     book_micro_price,
     book_mid,
     book_new,
+    book_side_size,
 )
+from hftlab.book._core import book_init
 from hftlab.events import Instrument
 from hftlab.strategy.context import BookView
 
@@ -57,7 +59,9 @@ def test_book_view_matches_compiled_reads(updates: list[tuple[int, int, int]]) -
 
 
 def test_book_view_on_a_row_of_a_multi_instrument_array() -> None:
-    books = np.zeros((3, 2, 2, 17), dtype=np.int64)
+    books = np.zeros((3, 2, book_side_size(64, 16)), dtype=np.int64)
+    for bk in books:
+        book_init(bk, 64, 16)
     book_apply(books[1], 1, 99, 5)
     book_apply(books[1], -1, 101, 7)
     view = BookView(books[1], INST)

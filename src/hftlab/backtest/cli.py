@@ -133,6 +133,12 @@ def render_summary(result: BacktestResult, out: Path) -> None:
         what = ", ".join(f"{rule} {n}" for rule, n in fired.items())
         kill = f"; KILLED at t={risk['kill_ts']} ns" if risk.get("killed") else ""
         console.print(f"risk triggers: {what or 'none'}{kill} (risk.parquet)")
+    for key, counts in (s.get("book_dropped") or {}).items():
+        what = ", ".join(f"{k} {n:,}" for k, n in counts.items() if n)
+        console.print(
+            f"[bold red]book overflow[/bold red] {key}: levels refused ({what}); "
+            "raise sim.book_capacity or sim.book_window"
+        )
     if s.get("strategy_stats"):
         console.print(
             "strategy: "

@@ -260,6 +260,9 @@ def build_result(
         "instruments": per,
         "risk": risk.summary() if risk is not None else risk_summary([], False, None),
     }
+    dropped = core.dropped_levels()
+    if dropped:  # absent when the books held every level (always, unless capacity ran out)
+        summary["book_dropped"] = dropped
     info = dict(run_info)
     info.update(
         {

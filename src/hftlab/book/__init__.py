@@ -7,12 +7,16 @@ whose compilations are not cached). Sides are ``+1`` bids and ``-1`` asks
 
 Representation
 --------------
-Each side keeps its levels in a sorted array, best level at the end. Updates at or near the
-touch touch O(1) slots; a deep update shifts only the levels between it and the touch; lookups
-away from the touch use binary search. Memory is ``capacity`` levels a side whatever the price
-range, so a 1000-level Binance BTCUSDT snapshot spanning ±10 % (≈1.2 M ticks at 0.01) costs the
-same as an ETHBTC book at a 1e-6 tick. A side at capacity drops its worst level (counted by
-:func:`book_dropped`): deep levels beyond the capacity do not matter to matching near the touch.
+Each side keeps a *window* of ``window`` consecutive ticks (a quantity per tick, a ring, with a
+bitmap of the occupied ticks) placed around its best level, and an *overflow* hash table for
+the levels below the window. Updates are O(1) wherever they land: a few stores in the window,
+a hash operation below it. The best level and its quantity sit in the side's header (reads are
+one load); removing it finds the next level through the bitmap, 64 ticks a word. The window is
+relative (its base moves with the touch: re-placed when a better level lands above it or the
+best falls below its middle), so prices can be anywhere: BTCUSDT at 0.1, ETHBTC at 1e-6.
+Nothing is dropped silently: an insertion into a full overflow (``capacity`` levels below the
+window, a side) is refused and counted by :func:`book_dropped`, which the simulator reports.
+Memory is ``8 * book_side_size(window, capacity)`` bytes a side (0.8 MiB with the defaults).
 
 Example
 -------
@@ -27,11 +31,11 @@ Example
 
 from __future__ import annotations
 
-from typing import Final
-
 import numpy as np
 
 from hftlab.book._core import (
+    DEFAULT_CAPACITY,
+    DEFAULT_WINDOW,
     EMPTY_ASK,
     EMPTY_BID,
     book_apply,
@@ -49,13 +53,23 @@ from hftlab.book._core import (
     book_mid,
     book_new,
     book_qty_at,
+    book_side_size,
+    book_stats,
 )
+from hftlab.book._core import H_KEY as BOOK_BEST_KEY
+from hftlab.book._core import H_N as BOOK_LEVELS
+from hftlab.book._core import H_QTY as BOOK_BEST_QTY
 
-#: Default levels a side: Binance snapshots hold 1000 (spot 5000 at most), diffs add a few more.
-DEFAULT_CAPACITY: Final = 8192
+# BOOK_LEVELS, BOOK_BEST_KEY, BOOK_BEST_QTY: offsets in each side's row (``bk[s]``) of its
+# level count, best key (price for bids, minus price for asks; the empty price when empty)
+# and best quantity, for readers that bypass the kernels (``strategy.BookView``).
 
 __all__ = [
+    "BOOK_BEST_KEY",
+    "BOOK_BEST_QTY",
+    "BOOK_LEVELS",
     "DEFAULT_CAPACITY",
+    "DEFAULT_WINDOW",
     "EMPTY_ASK",
     "EMPTY_BID",
     "OrderBook",
@@ -74,6 +88,8 @@ __all__ = [
     "book_mid",
     "book_new",
     "book_qty_at",
+    "book_side_size",
+    "book_stats",
 ]
 
 
@@ -83,15 +99,26 @@ class OrderBook:
     Parameters
     ----------
     capacity
-        Levels held per side.
+        Levels a side can hold below its window (the overflow).
+    window
+        Ticks a side's window spans (a power of two >= 64).
     array
         Wrap an existing book array instead of creating one (no copy).
     """
 
     __slots__ = ("array",)
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY, *, array: np.ndarray | None = None):
-        self.array = book_new(capacity) if array is None else array
+    def __init__(
+        self,
+        capacity: int = DEFAULT_CAPACITY,
+        window: int = DEFAULT_WINDOW,
+        *,
+        array: np.ndarray | None = None,
+    ) -> None:
+        if array is None:
+            book_side_size(window, capacity)  # checks both (a readable error, not numba's)
+            array = book_new(capacity, window)
+        self.array = array
 
     def apply(self, side: int, price: int, qty: int) -> int:
         """Set a level to an absolute quantity (0 removes); return the previous quantity."""
@@ -118,6 +145,10 @@ class OrderBook:
 
     def levels(self, side: int) -> int:
         return int(book_levels(self.array, side))
+
+    def dropped(self, side: int) -> int:
+        """Insertions refused on ``side`` because its overflow was full (see module doc)."""
+        return int(book_dropped(self.array, side))
 
     def depth(self, side: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Best ``n`` levels of ``side`` as (prices, qtys), best first."""

@@ -255,6 +255,16 @@ class Session:
                 sink.on_responses(ri, rf)
             self._drain_states()
         self._forward_risk()
+        for key, counts in core.dropped_levels().items():
+            log.warning(
+                "book overflow on %s: %s level insertions refused (a side held "
+                "book_capacity=%d levels below its %d-tick window); the book missed those "
+                "deep levels: raise SimConfig.book_capacity or book_window",
+                key,
+                ", ".join(f"{k} {n}" for k, n in counts.items() if n),
+                core.config.book_capacity,
+                core.config.book_window,
+            )
         self._log_sync()
         if self.ctx is not None:
             self.ctx.close()

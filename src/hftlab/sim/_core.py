@@ -357,9 +357,9 @@ def run_packed(
 ) -> int:
     """:func:`run` over the views of :class:`~hftlab.sim.core.SimCore`'s two buffers.
 
-    ``dims``: instruments, book slots, local-book instruments and slots, order slots, request,
-    response and state-log capacities, entry and response latency table rows. The order of
-    the views matches ``SimCore.__init__``.
+    ``dims``: instruments, words of a book side, local-book instruments and words of their
+    sides, order slots, request, response and state-log capacities, entry and response latency
+    table rows. The order of the views matches ``SimCore.__init__``.
     """
     # Borrowed views (see _borrowed): every array below, and every view taken of them inside
     # the core, skips numba's atomic reference counting. They all live as long as this call.
@@ -374,10 +374,10 @@ def run_packed(
         dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7], dims[8], dims[9]
     )  # fmt: skip
     o = 0
-    books = ibuf[o : o + n * 4 * c1].reshape((n, 2, 2, c1))
-    o += n * 4 * c1
-    lbooks = ibuf[o : o + nl * 4 * cl1].reshape((nl, 2, 2, cl1))
-    o += nl * 4 * cl1
+    books = ibuf[o : o + n * 2 * c1].reshape((n, 2, c1))
+    o += n * 2 * c1
+    lbooks = ibuf[o : o + nl * 2 * cl1].reshape((nl, 2, cl1))
+    o += nl * 2 * cl1
     ords = ibuf[o : o + m * O_NF].reshape((m, O_NF))
     o += m * O_NF
     reqs = ibuf[o : o + rc * R_NF].reshape((rc, R_NF))

@@ -150,8 +150,14 @@ class SimConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         memory (the rows of one window are held back).
     seed
         Seed of every random draw (latency samples, L1 fills).
-    book_capacity, max_open_orders
-        Sizes of the compiled tables.
+    book_window
+        Ticks each side of a book indexes directly around its best level (a power of two
+        >= 64): updates there are a few array writes. See :mod:`hftlab.book`.
+    book_capacity
+        Levels each side of a book can hold below its window (a hash table). An insertion
+        beyond it is refused, counted and reported (summary ``book_dropped``, a log warning).
+    max_open_orders
+        Size of the order table.
     modify_rule
         What a modify does when the venue cannot apply it to an open order (a post-only order
         whose new price would take liquidity, or a partially filled order whose new size is at
@@ -179,7 +185,8 @@ class SimConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     record_interval_ms: float = 100.0
     reorder_window_ms: float = 5000.0
     seed: int = 0
-    book_capacity: int = 4096
+    book_window: int = 1 << 16
+    book_capacity: int = 8192
     max_open_orders: int = 256
     modify_rule: Literal["venue", "cancel", "reject"] = "venue"
     book_gaps: Literal["hold", "apply"] = "hold"
@@ -195,6 +202,10 @@ class SimConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError("record_interval_ms must be >= 0")
         if self.book_capacity < 16 or self.max_open_orders < 1:
             raise ConfigError("book_capacity must be >= 16 and max_open_orders >= 1")
+        if self.book_window < 64 or self.book_window & (self.book_window - 1):
+            raise ConfigError(
+                f"book_window must be a power of two >= 64 ticks, got {self.book_window}"
+            )
 
     @property
     def queue_model_code(self) -> int:

@@ -15,6 +15,8 @@ from typing import ClassVar, Final, NamedTuple
 
 import numpy as np
 
+from hftlab.book import book_dropped, book_side_size
+from hftlab.book._core import book_init
 from hftlab.errors import EngineError
 from hftlab.events import EVENT_DTYPE, FLAG_UNSYNCED, ContractType, Instrument
 from hftlab.sim import _core, _feed
@@ -64,20 +66,22 @@ class SimCore:
         n = len(self.instruments)
         if n == 0:
             raise EngineError("no instruments to simulate")
-        cap = config.book_capacity
+        win, cap = config.book_window, config.book_capacity
         m = config.max_open_orders
         lat_e = config.entry_latency.table()
         lat_r = config.response_latency.table()
-        nl, capl = (n, cap) if local else (1, 16)
+        # Without a strategy the local books are never used: one minimal book.
+        nl, winl, capl = (n, win, cap) if local else (1, 64, 16)
+        side, sidel = book_side_size(win, cap), book_side_size(winl, capl)
         # Every array the core works on is a view into one int64 and one float64 buffer, so a
         # step hands numba 7 arguments instead of 20 (each costs ~0.1 us of dispatch).
         self.dims = np.array(
-            [n, cap + 1, nl, capl + 1, m, _REQ_CAP, _RESP_CAP, _SLOG_CAP, len(lat_e), len(lat_r)],
+            [n, side, nl, sidel, m, _REQ_CAP, _RESP_CAP, _SLOG_CAP, len(lat_e), len(lat_r)],
             dtype=np.int64,
         )
         ishapes = [
-            (n, 2, 2, cap + 1),
-            (nl, 2, 2, capl + 1),
+            (n, 2, side),
+            (nl, 2, sidel),
             (m, L.O_NF),
             (_REQ_CAP, L.R_NF),
             (_RESP_CAP, L.E_NF),
@@ -119,6 +123,10 @@ class SimCore:
         ) = _views(self.fbuf, fshapes)
         self.lat_e[:] = lat_e
         self.lat_r[:] = lat_r
+        for bk in self.books:
+            book_init(bk, win, cap)
+        for bk in self.lbooks:
+            book_init(bk, winl, capl)
         # Flat views for the Python side's scalar reads and writes at every wake-up.
         self._cm = memoryview(self.ctl)
         self._rm = memoryview(self.reqs.reshape(-1))
@@ -533,6 +541,28 @@ class SimCore:
     def recording(self) -> bool:
         """True if state samples are recorded (``record_interval_ms > 0``)."""
         return int(self.ctl[L.C_REC_INT]) > 0
+
+    def dropped_levels(self) -> dict[str, dict[str, int]]:
+        """Book levels refused because a side's overflow was full (see :mod:`hftlab.book`), by
+        instrument key: ``{"exchange_bids": n, "exchange_asks": n, "local_bids": n,
+        "local_asks": n}``, only for instruments with any (empty: the books are complete).
+
+        Each count is an insertion of a level below a side's window that found its
+        ``SimConfig.book_capacity`` levels taken. Never silent: the backtest summary has them
+        (``book_dropped``) and the session logs a warning.
+        """
+        out: dict[str, dict[str, int]] = {}
+        local = int(self.ctl[L.C_LOCAL]) != 0
+        for i, inst in enumerate(self.instruments):
+            counts = {
+                "exchange_bids": int(book_dropped(self.books[i], 1)),
+                "exchange_asks": int(book_dropped(self.books[i], -1)),
+                "local_bids": int(book_dropped(self.lbooks[i], 1)) if local else 0,
+                "local_asks": int(book_dropped(self.lbooks[i], -1)) if local else 0,
+            }
+            if any(counts.values()):
+                out[inst.key] = counts
+        return out
 
     def account(self, inst: int) -> Account:
         """Exchange-side account of ``inst`` (the truth, not the strategy's view)."""
