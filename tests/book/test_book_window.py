@@ -21,6 +21,7 @@ from hftlab.book import (
     book_best_ask,
     book_best_bid,
     book_depth,
+    book_init,
     book_is_crossed,
     book_levels,
     book_mid,
@@ -29,7 +30,7 @@ from hftlab.book import (
     book_side_size,
     book_stats,
 )
-from hftlab.book._core import book_apply_at, book_init, book_set_bbo
+from hftlab.book._core import book_apply_at, book_set_bbo
 
 BID, ASK = 1, -1
 

@@ -13,12 +13,12 @@ from hftlab.book import (
     book_best_ask,
     book_best_bid,
     book_imbalance,
+    book_init,
     book_micro_price,
     book_mid,
     book_new,
     book_side_size,
 )
-from hftlab.book._core import book_init
 from hftlab.events import Instrument
 from hftlab.strategy.context import BookView
 

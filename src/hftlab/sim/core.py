@@ -15,8 +15,7 @@ from typing import ClassVar, Final, NamedTuple
 
 import numpy as np
 
-from hftlab.book import book_dropped, book_side_size
-from hftlab.book._core import book_init
+from hftlab.book import book_dropped, book_init, book_side_size
 from hftlab.errors import EngineError
 from hftlab.events import EVENT_DTYPE, FLAG_UNSYNCED, ContractType, Instrument
 from hftlab.sim import _core, _feed
